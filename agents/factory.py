@@ -1,0 +1,68 @@
+"""Build and load the one algorithm behind every agent preset (sac, ace, cip and ablations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3 import SAC
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+import envs
+from agents.config import AgentConfig, TrainConfig
+
+
+def make_vec_env(cfg: TrainConfig, seed: int) -> VecEnv:
+    """One training env (Monitor for episode stats) in SB3's vectorised interface."""
+    return DummyVecEnv([lambda: Monitor(envs.make_from_config(cfg.env, seed=seed))])
+
+
+def algorithm_class(agent: AgentConfig) -> type[OffPolicyAlgorithm]:
+    """The algorithm class for an agent config: plain SAC when every causal part is off."""
+    causal = agent.causal
+    if causal.entropy or causal.augment or causal.empowerment:
+        from agents.causal_sac import CausalSAC
+
+        return CausalSAC
+    return SAC
+
+
+def _ent_coef(value: str) -> str | float:
+    return value if value.startswith("auto") else float(value)
+
+
+def algorithm_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    """SB3 constructor arguments from the config (buffer capped at the run length: SB3 allocates it)."""
+    a = cfg.agent
+    kwargs: dict[str, Any] = dict(
+        learning_rate=a.learning_rate,
+        buffer_size=int(min(a.buffer_size, max(cfg.total_steps, a.batch_size))),
+        learning_starts=a.learning_starts,
+        batch_size=a.batch_size,
+        tau=a.tau,
+        gamma=a.gamma,
+        train_freq=a.train_freq,
+        gradient_steps=a.gradient_steps,
+        ent_coef=_ent_coef(a.ent_coef),
+        policy_kwargs={"net_arch": list(a.net_arch)},
+        seed=cfg.seed,
+        device=cfg.device,
+        verbose=0,
+    )
+    cls = algorithm_class(a)
+    if cls is not SAC:
+        kwargs.update(cls.causal_kwargs(a.causal, seed=cfg.seed))
+    return kwargs
+
+
+def build_model(cfg: TrainConfig, env: VecEnv) -> OffPolicyAlgorithm:
+    """A fresh, seeded algorithm for ``cfg`` (CNN policy for pixel observations)."""
+    policy = "CnnPolicy" if len(env.observation_space.shape) == 3 else "MlpPolicy"
+    return algorithm_class(cfg.agent)(policy, env, **algorithm_kwargs(cfg))
+
+
+def load_model(cfg: TrainConfig, path: Path, env: VecEnv | None) -> OffPolicyAlgorithm:
+    """Load an algorithm saved by :func:`agents.checkpoint.save_checkpoint`."""
+    return algorithm_class(cfg.agent).load(path, env=env, device=cfg.device)

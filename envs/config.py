@@ -1,0 +1,41 @@
+"""Typed environment options, shared by every command that builds an environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DomainShiftConfig:
+    """Multiplicative factors on physical parameters (1.0 = nominal), for out-of-distribution evaluation."""
+
+    mass: float = 1.0
+    """Scale every body mass."""
+    friction: float = 1.0
+    """Scale every geom's sliding/torsional/rolling friction."""
+    gravity: float = 1.0
+    """Scale the gravity vector."""
+    actuator_gain: float = 1.0
+    """Scale every actuator's gain (force per unit control)."""
+
+
+@dataclass
+class EnvConfig:
+    """Options of ``envs.make``; a YAML preset under ``configs/env/`` fills some of them."""
+
+    id: str = "HalfCheetah-v5"
+    """Gymnasium id: MuJoCo ``*-v5``, ``dm_control/<domain>-<task>-v0``, ``Pendulum-v1``, ``CrowdCircleCrossing-v0``."""
+    action_repeat: int = 1
+    """Repeat each action this many simulator steps, summing rewards."""
+    sparse_reward: bool = False
+    """Replace the reward by 1 when the task's success signal passes ``sparse_threshold``, else 0."""
+    sparse_threshold: float | None = None
+    """Success threshold; ``None`` takes the task family's default (see ``envs.wrappers.SPARSE_DEFAULTS``)."""
+    pixels: bool = False
+    """Observe 84x84 rendered frames (channels-first uint8) instead of the state vector."""
+    distractor_dims: int = 0
+    """Append this many state dims with their own random dynamics that never affect reward."""
+    domain_shift: DomainShiftConfig = field(default_factory=DomainShiftConfig)
+    """Physical parameter factors (mass, friction, gravity, actuator gain)."""
+    max_episode_steps: int | None = None
+    """Time limit in agent steps; ``None`` keeps the task's own (1000 for MuJoCo and dm_control tasks)."""
