@@ -87,6 +87,7 @@ class RunCallback(BaseCallback):
         self.curves = curves
         self.last_eval = start_step
         self.last_checkpoint = start_step
+        self._start_step = start_step
         self.wall_offset = wall_offset
         self._t0 = time.time()
         self.last_eval_mean: float | None = None
@@ -112,6 +113,10 @@ class RunCallback(BaseCallback):
         self.logger.record("eval/std_reward", float(np.std(returns)))
         self.logger.record("eval/mean_ep_length", float(np.mean(lengths)))
         ep_rew = [ep["r"] for ep in self.model.ep_info_buffer] if self.model.ep_info_buffer else []
+        if ep_rew:
+            self.logger.record("rollout/ep_rew_mean", float(np.mean(ep_rew)))
+        elapsed = max(time.time() - self._t0, 1e-9)
+        self.logger.record("time/fps", (step - self._start_step) / elapsed)
         self.curves.append(
             {
                 "step": step,

@@ -108,6 +108,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             reset_num_timesteps=False,
             progress_bar=bool(cfg.progress),
         )
+    else:
+        done = path / "done.json"
+        if done.is_file():  # resuming a finished run: nothing to do
+            return json.loads(done.read_text())["metrics"]
+        callback.init_callback(model)
     final = callback.last_eval_mean if callback.last_eval_mean is not None else callback.evaluate()
     metrics = {
         "eval/mean_reward": float(final),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -37,5 +38,7 @@ class EnvConfig:
     """Append this many state dims with their own random dynamics that never affect reward."""
     domain_shift: DomainShiftConfig = field(default_factory=DomainShiftConfig)
     """Physical parameter factors (mass, friction, gravity, actuator gain)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments of the underlying env (e.g. ``{radius: 0.5}`` for ``CrowdCircleCrossing-v0``)."""
     max_episode_steps: int | None = None
     """Time limit in agent steps; ``None`` keeps the task's own (1000 for MuJoCo and dm_control tasks)."""

@@ -48,8 +48,8 @@ def _check_id(env_id: str) -> None:
         raise EnvIdError(f"unknown environment id '{env_id}'{hint}")
 
 
-def _base_env(env_id: str, pixels: bool, sim_step_limit: int | None) -> gym.Env:
-    kwargs: dict[str, Any] = {}
+def _base_env(env_id: str, pixels: bool, sim_step_limit: int | None, env_kwargs: dict[str, Any]) -> gym.Env:
+    kwargs: dict[str, Any] = dict(env_kwargs)
     if sim_step_limit is not None:
         kwargs["max_episode_steps"] = sim_step_limit
     if pixels:
@@ -59,7 +59,10 @@ def _base_env(env_id: str, pixels: bool, sim_step_limit: int | None) -> gym.Env:
             kwargs["render_kwargs"] = {"width": PIXEL_SIZE, "height": PIXEL_SIZE, "camera_id": 0}
         else:
             kwargs.update(width=PIXEL_SIZE, height=PIXEL_SIZE)
-    return gym.make(env_id, **kwargs)
+    try:
+        return gym.make(env_id, **kwargs)
+    except TypeError as err:
+        raise EnvIdError(f"'{env_id}' does not accept env.kwargs {sorted(env_kwargs)}: {err}") from None
 
 
 def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
@@ -71,7 +74,7 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
         seed: seeds the wrappers' own randomness (distractor dynamics); pass ``seed`` to ``reset`` as usual.
         **options: fields of :class:`envs.config.EnvConfig` (``action_repeat``, ``sparse_reward``,
             ``sparse_threshold``, ``pixels``, ``distractor_dims``, ``domain_shift`` (dict or
-            :class:`DomainShiftConfig`), ``max_episode_steps``).
+            :class:`DomainShiftConfig`), ``kwargs`` (passed to the env's constructor), ``max_episode_steps``).
 
     Returns:
         The wrapped env: observations are one float32 vector (or ``(3, 84, 84)`` uint8 frames with
@@ -97,7 +100,7 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
         raise EnvIdError("env.distractor_dims needs state observations; it cannot be combined with env.pixels")
 
     limit = None if cfg.max_episode_steps is None else cfg.max_episode_steps * cfg.action_repeat
-    env = _base_env(env_id, cfg.pixels, limit)
+    env = _base_env(env_id, cfg.pixels, limit, dict(cfg.kwargs))
     if any(getattr(shift, name) != 1.0 for name in DomainShift.FIELDS):
         env = DomainShift(env, shift)
     if cfg.action_repeat != 1:
@@ -119,4 +122,5 @@ def make_from_config(cfg: Any, seed: int = 0) -> gym.Env:
     options = {name: getattr(cfg, name) for name in OPTION_NAMES}
     shift = options["domain_shift"]
     options["domain_shift"] = {k: float(getattr(shift, k)) for k in DomainShift.FIELDS}
+    options["kwargs"] = dict(options["kwargs"])
     return make(cfg.id, seed=seed, **options)
