@@ -31,7 +31,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from causal_priors.errors import ConfigError
 from configs import CONFIG_ROOT
 
-__all__ = ["ConfigError", "load_config", "read_yaml", "save_config", "to_container", "to_object", "flatten"]
+__all__ = ["ConfigError", "load_config", "merge", "read_yaml", "save_config", "to_container", "to_object", "flatten"]
 
 
 def _all_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
@@ -57,7 +57,8 @@ def _friendly(err: OmegaConfBaseException, base: DictConfig, source: str) -> Con
     return ConfigError(f"config error at '{key}' in {source}: {str(err).splitlines()[0]}")
 
 
-def _merge(base: DictConfig, update: Any, source: str) -> DictConfig:
+def merge(base: DictConfig, update: Any, source: str) -> DictConfig:
+    """Merge ``update`` into ``base``; errors become :class:`ConfigError` naming ``source`` (a file or override)."""
     try:
         return OmegaConf.merge(base, update)  # type: ignore[return-value]
     except OmegaConfBaseException as err:
@@ -153,9 +154,9 @@ def load_config(
         name = chosen[group]
         path = _preset_path(group, name, root)
         if path is not None:
-            cfg = _merge(cfg, {group: read_yaml(path)}, str(path))
+            cfg = merge(cfg, {group: read_yaml(path)}, str(path))
         elif group in group_fallbacks:
-            cfg = _merge(cfg, {group: {group_fallbacks[group]: name}}, f"'{group}={name}'")
+            cfg = merge(cfg, {group: {group_fallbacks[group]: name}}, f"'{group}={name}'")
         else:
             close = difflib.get_close_matches(name, available_presets(group, root), n=3)
             raise ConfigError(
@@ -163,7 +164,7 @@ def load_config(
             )
 
     if experiment_body:
-        cfg = _merge(cfg, experiment_body, experiment_source)
+        cfg = merge(cfg, experiment_body, experiment_source)
         if "experiment" in cfg and not experiment_body.get("experiment"):
             cfg.experiment = Path(experiment_source).stem
 
@@ -179,7 +180,7 @@ def load_config(
             OmegaConf.update(dotted, key, parsed, force_add=True)
         except OmegaConfBaseException as err:
             raise ConfigError(f"bad override '{key}={value}': {str(err).splitlines()[0]}") from None
-        cfg = _merge(cfg, dotted, f"override '{key}={value}'")
+        cfg = merge(cfg, dotted, f"override '{key}={value}'")
     return cfg
 
 

@@ -16,9 +16,10 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stable_baselines3.common.logger import HParam, Logger, configure
+if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a logger is made: ~3 s per process
+    from stable_baselines3.common.logger import Logger
 
 
 def safe_name(text: str) -> str:
@@ -33,6 +34,8 @@ def run_dir(root: str | Path, experiment: str, env: str, agent: str, seed: int) 
 
 def make_logger(path: Path, stdout: bool = False) -> Logger:
     """SB3 logger writing TensorBoard event files into ``path`` (and a short table to stdout if asked)."""
+    from stable_baselines3.common.logger import configure
+
     formats = ["tensorboard"] + (["stdout"] if stdout else [])
     return configure(str(path), formats)
 
@@ -47,6 +50,8 @@ def log_metrics(logger: Logger, metrics: Mapping[str, float], step: int | None =
 
 def log_hparams(logger: Logger, hparams: Mapping[str, Any], metrics: Sequence[str]) -> None:
     """Record hyperparameters for TensorBoard's HParams tab (scalars and strings only)."""
+    from stable_baselines3.common.logger import HParam
+
     clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
     logger.record("hparams", HParam(clean, {m: 0.0 for m in metrics}), exclude=("stdout", "log", "json", "csv"))
 

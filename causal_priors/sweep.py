@@ -1,0 +1,351 @@
+"""``causal-priors sweep``: expand a grid into runs and execute them, locally or on Ray, resumably.
+
+A sweep file (YAML, validated against :class:`SweepConfig`; see ``configs/sweep/``)::
+
+    command: train                      # a runnable command, see RUNNABLE
+    experiment: cip_vs_sac              # runs land in <run_root>/<experiment>/<task>/<method>/seed_<n>/
+    run_root: runs
+    grid: {agent: [sac, cip], env: [Reacher-v5], seed: [0, 1, 2, 3, 4]}   # cartesian product
+    overrides: {total_steps: 30000}     # passed to every run
+    resources: {num_cpus: 1, num_gpus: 0}
+    max_workers: null                   # local pool size (default: cores / num_cpus)
+
+Each run is a subprocess ``python -m causal_priors.cli <command> key=value ...`` (``OMP_NUM_THREADS=1``,
+output to ``<run_dir>/run.log``), so a crash or NaN in one run cannot stop the others. Runs are
+idempotent: ``done.json`` present -> skipped; otherwise launched with ``resume=true``, which continues
+from a checkpoint when there is one (counted as ``resumed``) and starts fresh when not; a failure
+writes ``<run_dir>/failed.json`` (error tail) and the sweep goes on. The summary table is printed and
+written to ``<run_root>/<experiment>/sweep_summary.json``; the exit code is 1 if any run failed.
+``--ray`` (or ``ray.address=...``) runs each run as a Ray task with the requested CPUs/GPUs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from causal_priors.config import flatten, merge, parse_overrides, read_yaml, to_container
+from causal_priors.errors import ConfigError, UserError
+from causal_priors.runs import write_json
+from causal_priors.sweep_exec import RunSpec, checkpoint_present, execute_local, execute_ray, result_row
+from configs import CONFIG_ROOT
+
+__all__ = ["SweepConfig", "RUNNABLE", "load_sweep", "plan_runs", "run_sweep", "sweep_main"]
+
+#: sweep ``command`` -> module exposing ``build_config(argv)``, ``run_dir_for(cfg)`` and ``run(cfg)``.
+RUNNABLE: dict[str, str] = {
+    "train": "agents.workspace",
+    "forecast train": "forecasting.train",
+    "toy": "causal_priors.toy_run",
+}
+RESERVED = ("run_root", "resume")
+
+
+@dataclass
+class Resources:
+    """What one run needs (Ray task request; locally ``num_cpus`` sizes the default pool)."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+@dataclass
+class RayConfig:
+    """Ray backend: ``address`` of an existing cluster (``auto``, ``ray://host:10001``), or null to
+    let ``ray.init()`` find a local cluster or start one. Setting it (or ``--ray``) selects Ray."""
+
+    address: str | None = None
+    enabled: bool = False
+
+
+@dataclass
+class SweepConfig:
+    """A sweep file's keys."""
+
+    command: str = "train"  # runnable command (see RUNNABLE)
+    experiment: str = ""  # experiment name (required): <run_root>/<experiment>/
+    run_root: str = "runs"  # root of all run directories
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # key -> values; runs = cartesian product
+    overrides: dict[str, Any] = field(default_factory=dict)  # key=value for every run (nested ok)
+    resources: Resources = field(default_factory=Resources)
+    max_workers: int | None = None  # local concurrent runs (default: os.cpu_count() // num_cpus)
+    timeout_s: float | None = None  # wall-clock limit per run (None: no limit)
+    experiment_key: str = "experiment"  # the command's config key that names the experiment
+    report: bool = True  # write <run_root>/<experiment>/report/ at the end
+    ray: RayConfig = field(default_factory=RayConfig)
+
+
+def find_sweep_file(name: str) -> Path:
+    """A path, or the name of a preset in ``configs/sweep/`` (with or without ``.yaml``)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    preset = CONFIG_ROOT / "sweep" / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if preset.is_file():
+        return preset
+    raise ConfigError(f"sweep file not found: {name} (nor configs/sweep/{preset.name})")
+
+
+def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> DictConfig:
+    """Validate a sweep file plus ``key=value`` overrides against :class:`SweepConfig`.
+
+    Unknown keys and wrong types raise :class:`ConfigError` naming the key and the file.
+    """
+    file = find_sweep_file(str(path))
+    cfg: DictConfig = OmegaConf.structured(SweepConfig)
+    OmegaConf.set_struct(cfg, True)
+    OmegaConf.set_struct(cfg.grid, False)
+    OmegaConf.set_struct(cfg.overrides, False)
+    cfg = merge(cfg, read_yaml(file), str(file))
+    for key, value in parse_overrides(argv):
+        dotted = OmegaConf.create({})
+        OmegaConf.update(dotted, key, read_value(value), force_add=True)
+        cfg = merge(cfg, dotted, f"override '{key}={value}'")
+    if cfg.ray.address:
+        cfg.ray.enabled = True
+    _check(cfg, file)
+    return cfg
+
+
+def read_value(text: str) -> Any:
+    """A command-line value parsed as YAML (``3`` -> int, ``[0,1]`` -> list); unparsable stays text."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _check(cfg: DictConfig, file: Path) -> None:
+    if cfg.command not in RUNNABLE:
+        raise ConfigError(f"{file}: 'command' must be one of {list(RUNNABLE)}, got '{cfg.command}'")
+    if not cfg.experiment:
+        raise ConfigError(f"{file}: 'experiment' is required (runs go to <run_root>/<experiment>/)")
+    if not cfg.grid:
+        raise ConfigError(f"{file}: 'grid' must map at least one key to a list of values")
+    for key, values in cfg.grid.items():
+        if len(values) == 0:
+            raise ConfigError(f"{file}: grid key '{key}' has no values")
+        if any(OmegaConf.is_config(v) for v in values):
+            raise ConfigError(f"{file}: grid key '{key}' must list scalar values")
+    for key in list(cfg.grid) + list(flatten(to_container(cfg.overrides))):
+        if key in RESERVED or key == cfg.experiment_key:
+            raise ConfigError(f"{file}: '{key}' is set by the sweep itself; use the top-level key instead")
+    both = set(cfg.grid) & set(flatten(to_container(cfg.overrides)))
+    if both:
+        raise ConfigError(f"{file}: {sorted(both)} appear in both 'grid' and 'overrides'")
+    if cfg.max_workers is not None and cfg.max_workers < 1:
+        raise ConfigError(f"{file}: 'max_workers' must be >= 1 or null, got {cfg.max_workers}")
+
+
+def _word(key: str, value: Any) -> str:
+    """``key=value`` that the command's loader parses back to ``value`` (strings like ``yes`` quoted)."""
+    if isinstance(value, str) and read_value(value) == value:
+        return f"{key}={value}"
+    return f"{key}={json.dumps(value)}"
+
+
+def plan_runs(cfg: DictConfig) -> list[RunSpec]:
+    """One :class:`RunSpec` per grid point, validated by the command's own ``build_config``.
+
+    Every run's config is built here, in the parent, so a bad key fails before anything starts; two
+    grid points that map to the same run directory are an error.
+    """
+    try:
+        module = importlib.import_module(RUNNABLE[cfg.command])
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"command '{cfg.command}' is not available ({err})") from None
+    experiment_dir = (Path(cfg.run_root) / cfg.experiment).resolve()
+    base = [_word(cfg.experiment_key, cfg.experiment), _word("run_root", str(Path(cfg.run_root).resolve()))]
+    base += [_word(k, v) for k, v in flatten(to_container(cfg.overrides)).items()]
+    grid = to_container(cfg.grid)
+    specs: list[RunSpec] = []
+    seen: dict[Path, dict] = {}
+    for values in itertools.product(*grid.values()):
+        point = dict(zip(grid.keys(), values, strict=True))
+        argv = base + [_word(k, v) for k, v in point.items()]
+        try:
+            run_dir = Path(module.run_dir_for(module.build_config(argv))).resolve()
+        except UserError as err:
+            raise ConfigError(f"sweep {cfg.experiment}, run {point}: {err}") from None
+        if experiment_dir not in run_dir.parents:
+            raise ConfigError(
+                f"'{cfg.command}' puts run {point} in {run_dir}, outside {experiment_dir}; "
+                f"check 'experiment_key' (now '{cfg.experiment_key}')"
+            )
+        if run_dir in seen:
+            raise ConfigError(f"grid points {seen[run_dir]} and {point} both map to run directory {run_dir}")
+        seen[run_dir] = point
+        specs.append(
+            RunSpec(
+                command=tuple(cfg.command.split()),
+                argv=tuple(argv),
+                run_dir=str(run_dir),
+                point=point,
+                timeout_s=cfg.timeout_s,
+                cwd=os.getcwd(),
+            )
+        )
+    return specs
+
+
+def _label(run_dir: str, root: Path) -> str:
+    path = Path(run_dir)
+    return str(path.relative_to(root)) if root in path.parents else str(path)
+
+
+def _last_line(text: str | None, width: int = 90) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1].strip()[:width] if lines else ""
+
+
+def print_summary(rows: Sequence[dict], root: Path) -> None:
+    """The per-run table (rich) and the counts line."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sweep {root}")
+    for col in ("run", "status", "seconds", "error"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(_label(row["run_dir"], root), row["status"], f"{row['seconds']:.1f}", _last_line(row["error"]))
+    console = Console(width=160)
+    console.print(table)
+    counts = Counter(row["status"] for row in rows)
+    console.print(", ".join(f"{counts.get(k, 0)} {k}" for k in STATUSES))
+
+
+STATUSES = ("skipped", "done", "resumed", "failed")
+
+
+def _write_summary(
+    cfg: DictConfig, backend: str, specs: Sequence[RunSpec], rows: dict, started: float, root: Path
+) -> dict[str, Any]:
+    ordered = [rows.get(spec.run_dir) or result_row(spec, "interrupted") for spec in specs]
+    counts = Counter(row["status"] for row in ordered)
+    summary = {
+        "experiment": cfg.experiment,
+        "command": cfg.command,
+        "backend": backend,
+        "counts": {k: counts.get(k, 0) for k in STATUSES} | dict(counts),
+        "seconds": time.time() - started,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "config": to_container(cfg),
+        "runs": ordered,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / "sweep_summary.json", summary)
+    return summary
+
+
+def run_sweep(cfg: DictConfig, *, dry_run: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Plan and execute a sweep; return (and write) its summary.
+
+    Finished runs are skipped, runs with a checkpoint resume, the rest start fresh; failures are
+    recorded and do not stop the others.
+
+    Returns:
+        ``{"experiment", "command", "backend", "counts": {status: n}, "runs": [row, ...], ...}`` with one
+        row per grid point (``run_dir``, ``status``, ``returncode``, ``seconds``, ``error``, ``point``),
+        in grid order. Also written to ``<run_root>/<experiment>/sweep_summary.json`` (not for a dry run).
+    """
+    specs = plan_runs(cfg)
+    root = (Path(cfg.run_root) / cfg.experiment).resolve()
+    rows: dict[str, dict[str, Any]] = {}
+    todo = []
+    for spec in specs:
+        if (Path(spec.run_dir) / "done.json").is_file():
+            rows[spec.run_dir] = result_row(spec, "skipped", returncode=0)
+        else:
+            todo.append(spec)
+    backend = "ray" if cfg.ray.enabled else "local"
+    workers = cfg.max_workers or max(1, int((os.cpu_count() or 1) // max(cfg.resources.num_cpus, 1.0)))
+    if not quiet:
+        where = f"ray ({cfg.ray.address or 'local/auto'})" if backend == "ray" else f"{workers} local workers"
+        print(
+            f"sweep {cfg.experiment}: {len(specs)} runs, {len(specs) - len(todo)} already done, "
+            f"{len(todo)} to run on {where}",
+            flush=True,
+        )
+    if dry_run:
+        for spec in specs:
+            state = "done" if spec.run_dir in rows else ("resume" if checkpoint_present(Path(spec.run_dir)) else "new")
+            print(f"  {state:<7} {_label(spec.run_dir, root)}  {' '.join(spec.argv)}")
+        return {"experiment": cfg.experiment, "planned": [spec.run_dir for spec in specs]}
+    started = time.time()
+
+    def on_result(spec: RunSpec, row: dict[str, Any]) -> None:
+        rows[spec.run_dir] = row
+        if not quiet:
+            print(
+                f"[{len(rows)}/{len(specs)}] {row['status']:<7} {_label(spec.run_dir, root)} "
+                f"({row['seconds']:.1f} s) {_last_line(row['error'])}",
+                flush=True,
+            )
+
+    try:
+        if todo and backend == "ray":
+            execute_ray(todo, cfg.resources.num_cpus, cfg.resources.num_gpus, cfg.ray.address, on_result)
+        elif todo:
+            execute_local(todo, min(workers, len(todo)), on_result)
+    except KeyboardInterrupt:  # Ctrl-C / SIGTERM: record what finished, then stop
+        _write_summary(cfg, backend, specs, rows, started, root)
+        raise
+    summary = _write_summary(cfg, backend, specs, rows, started, root)
+    ordered = summary["runs"]
+    if not quiet:
+        print_summary(ordered, root)
+    if cfg.report and any(row["status"] != "failed" for row in ordered):
+        from causal_priors.report import write_report
+
+        try:
+            out = write_report(root)
+            if not quiet:
+                print(f"report written to {out}")
+        except UserError as err:
+            print(f"sweep: no report: {err}", file=sys.stderr)
+    return summary
+
+
+def sweep_main(argv: Sequence[str]) -> int:
+    """``causal-priors sweep <file.yaml | preset> [--ray] [--dry-run] [key=value ...]``.
+
+    Returns 0 when every run is done (or was already), 1 when any run failed.
+    """
+    words = list(argv)
+    flags = {w for w in words if w.startswith("--")}
+    unknown = flags - {"--ray", "--dry-run"}
+    if unknown:
+        raise ConfigError(f"unknown sweep flag(s) {sorted(unknown)}; known: --ray, --dry-run")
+    files = [w for w in words if not w.startswith("--") and "=" not in w]
+    if len(files) != 1:
+        raise ConfigError("usage: causal-priors sweep <sweep.yaml> [--ray] [--dry-run] [key=value ...]")
+    cfg = load_sweep(files[0], [w for w in words if "=" in w and not w.startswith("--")])
+    if "--ray" in flags:
+        cfg.ray.enabled = True
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        summary = run_sweep(cfg, dry_run="--dry-run" in flags)
+    except KeyboardInterrupt:
+        print("sweep interrupted; run the same command again to finish the missing runs", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 1 if summary.get("counts", {}).get("failed", 0) else 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
