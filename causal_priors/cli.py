@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("agents.workspace:train_main", "train an agent (sac, ace, cip) on an environment"),
     "evaluate": ("agents.workspace:evaluate_main", "evaluate a trained agent's checkpoint"),
     "discover": ("agents.discover:discover_main", "collect transitions and fit a factored causal graph"),
-    "study": ("agents.study:study_main", "run agents x tasks x seeds and write the aggregate report"),
+    "study": ("causal_priors.study:study_main", "run a sweep, report it, publish results to benchmarks/results/"),
     "forecast": ("forecasting.cli:forecast_main", "train / evaluate / adapt motion forecasters"),
     "sweep": ("causal_priors.sweep:sweep_main", "run a grid of runs locally or on Ray, resumably"),
     "report": ("causal_priors.report:report_main", "aggregate run directories into tables and plots"),

@@ -1,0 +1,65 @@
+"""``causal-priors study``: a sweep, its report, and the small result files published for committing.
+
+A study is a sweep (``configs/sweep/*.yaml``) whose outcome someone will read: after the runs finish (or on a
+re-run, after the missing ones finish), the report is written and the small files — the report's tables and
+plots plus every run's ``curves.csv`` and ``done.json`` — are copied to ``benchmarks/results/<experiment>/``,
+so the numbers can be committed and inspected without the (large) run directories.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from causal_priors.errors import ConfigError
+from causal_priors.report import write_report
+from causal_priors.sweep import load_sweep, sweep_main
+
+RESULTS_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+SMALL_FILES = ("curves.csv", "done.json", "results.json", "results.csv", "results.md", "config.yaml")
+
+
+def publish(experiment_dir: Path, dest: Path) -> list[Path]:
+    """Copy the report and each run's small result files from ``experiment_dir`` into ``dest``."""
+    copied: list[Path] = []
+    report = experiment_dir / "report"
+    if report.is_dir():
+        for file in sorted(report.iterdir()):
+            if file.is_file():
+                target = dest / file.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target)
+                copied.append(target)
+    for run in sorted(p.parent for p in experiment_dir.glob("*/*/seed_*/config.yaml")):
+        rel = run.relative_to(experiment_dir)
+        for name in SMALL_FILES:
+            if (run / name).is_file():
+                target = dest / "runs" / rel / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(run / name, target)
+                copied.append(target)
+    return copied
+
+
+def study_main(argv: Sequence[str]) -> int:
+    """``causal-priors study <sweep.yaml | preset> [--ray] [key=value ...] [results=<folder>]``.
+
+    Runs (or finishes) the sweep, writes its report and copies the small result files to
+    ``benchmarks/results/<experiment>/`` (or ``results=<folder>``). Returns the sweep's exit code.
+    """
+    words = [w for w in argv if not w.startswith("results=")]
+    results = [w.split("=", 1)[1] for w in argv if w.startswith("results=")]
+    files = [w for w in words if not w.startswith("--") and "=" not in w]
+    if len(files) != 1:
+        raise ConfigError("usage: causal-priors study <sweep.yaml | preset> [--ray] [key=value ...] [results=DIR]")
+    cfg = load_sweep(files[0], [w for w in words if "=" in w])
+    code = sweep_main(words)
+    if code == 130:
+        return code
+    experiment_dir = Path(cfg.run_root) / cfg.experiment
+    write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run
+    dest = Path(results[0]) if results else RESULTS_ROOT / cfg.experiment
+    copied = publish(experiment_dir, dest)
+    print(f"study {cfg.experiment}: {len(copied)} result files in {dest}")
+    return code

@@ -1,0 +1,24 @@
+"""``causal-priors study``: sweep + report + the small result files published."""
+
+from __future__ import annotations
+
+import json
+
+from causal_priors.cli import main
+
+
+def test_study_runs_the_sweep_and_publishes_small_results(tmp_path):
+    root, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["study", "toy_2x2", f"run_root={root}", "max_workers=2", "overrides.total_steps=60", f"results={results}"]
+    assert main(argv) == 0
+    assert (results / "summary.md").is_file() and (results / "summary.csv").is_file()
+    published = sorted((results / "runs").rglob("done.json"))
+    assert len(published) == 4
+    # publishing never copies checkpoints, only small files
+    assert not list(results.rglob("checkpoints"))
+    done = json.loads(published[0].read_text())
+    assert "metrics" in done
+    # a second study call skips the finished runs and refreshes the same files
+    assert main(argv) == 0
+    summary = json.loads((root / "toy_2x2" / "sweep_summary.json").read_text())
+    assert summary["counts"].get("skipped") == 4
