@@ -1,0 +1,31 @@
+"""Causal structure of MDPs for CIP: DirectLiNGAM, adaptive lasso, the factored graph and its weights.
+
+Pure numpy (matplotlib only in :mod:`causal.plots`, imported on demand). Main entry point::
+
+    from causal import fit_factored_graph
+    graph = fit_factored_graph(S, A, R, S_next, method="direct_lingam", temperature=1.0)
+    graph.w_s, graph.w_a           # CIP weights
+    graph.save_json("graph.json")
+"""
+
+from causal.discovery import METHODS, fit_factored_graph, ols_t_test
+from causal.graph import FactoredGraph, cip_weights, uniform_graph
+from causal.lasso import adaptive_lasso_bic, lars_lasso_path, moments
+from causal.lingam import LingamResult, causal_order, direct_lingam, estimate_adjacency, make_prior_knowledge
+
+__all__ = [
+    "METHODS",
+    "FactoredGraph",
+    "LingamResult",
+    "adaptive_lasso_bic",
+    "causal_order",
+    "cip_weights",
+    "direct_lingam",
+    "estimate_adjacency",
+    "fit_factored_graph",
+    "lars_lasso_path",
+    "make_prior_knowledge",
+    "moments",
+    "ols_t_test",
+    "uniform_graph",
+]
