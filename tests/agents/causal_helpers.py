@@ -1,0 +1,72 @@
+"""Small builders shared by the CausalSAC tests: tiny Reacher models with every random draw seeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import SAC
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import envs
+from agents.causal_sac import CausalSAC
+from agents.config import CausalConfig
+from causal_priors.seeding import seed_everything
+
+SMALL = dict(learning_starts=100, batch_size=32, buffer_size=3_000, policy_kwargs={"net_arch": [32, 32]}, verbose=0)
+
+
+def reacher_env(seed: int = 0, distractor_dims: int = 0) -> DummyVecEnv:
+    """One seeded Reacher-v5 (2 action dims, 50-step episodes) in SB3's vector interface."""
+    env = DummyVecEnv([lambda: Monitor(envs.make("Reacher-v5", distractor_dims=distractor_dims, seed=seed))])
+    env.seed(seed)
+    return env
+
+
+def causal_model(seed: int = 0, distractor_dims: int = 0, **causal: Any) -> CausalSAC:
+    """A tiny CausalSAC on Reacher with ``causal`` overriding :class:`CausalConfig` fields."""
+    seed_everything(seed)
+    cfg = CausalConfig(**causal)
+    return CausalSAC(
+        "MlpPolicy", reacher_env(seed, distractor_dims), seed=seed, **SMALL, **CausalSAC.causal_kwargs(cfg, seed)
+    )
+
+
+def sac_model(seed: int = 0, distractor_dims: int = 0) -> SAC:
+    """Stock SB3 SAC with the same settings as :func:`causal_model`."""
+    seed_everything(seed)
+    return SAC("MlpPolicy", reacher_env(seed, distractor_dims), seed=seed, **SMALL)
+
+
+class LossRecorder:
+    """Capture every value SB3's logger records: numbers in ``values`` (``train/`` once per ``train()``
+    call), every key in ``keys``."""
+
+    def __init__(self, model) -> None:
+        self.values: dict[str, list[float]] = {}
+        self.keys: set[str] = set()
+        record = model.logger.record
+
+        def spy(key, value, exclude=None):
+            self.keys.add(key)
+            if isinstance(value, (int, float, np.floating, np.integer)):
+                self.values.setdefault(key, []).append(float(value))
+            return record(key, value, exclude)
+
+        model.logger.record = spy
+
+
+def learn_recording(model, steps: int) -> LossRecorder:
+    """Set up the logger, spy on it and learn ``steps`` env steps."""
+    from stable_baselines3.common.logger import configure
+
+    model.set_logger(configure(None, []))
+    recorder = LossRecorder(model)
+    model.learn(steps)
+    return recorder
+
+
+def state_of(module: torch.nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
