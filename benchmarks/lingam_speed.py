@@ -22,19 +22,12 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from causal.lingam import direct_lingam  # noqa: E402
+from causal.synthetic import random_sem  # noqa: E402
 
 
-def sem_data(d: int, n: int, seed: int, edge_prob: float = 0.3) -> np.ndarray:
+def sem_data(d: int, n: int, seed: int) -> np.ndarray:
     """Standardised samples of a random linear non-Gaussian SEM with ``d`` variables."""
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(d)
-    B = np.zeros((d, d))
-    for a in range(d):
-        for b in range(a):
-            if rng.random() < edge_prob:
-                B[perm[a], perm[b]] = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)
-    E = rng.uniform(-1.0, 1.0, size=(n, d)) * rng.uniform(0.5, 1.5, size=d)
-    X = np.linalg.solve(np.eye(d) - B, E.T).T
+    X, _ = random_sem(d, n, seed)
     return (X - X.mean(0)) / X.std(0)
 
 
