@@ -1,0 +1,106 @@
+"""Typed configuration of the ``forecast`` commands (defaults here; presets in ``configs/model`` and
+``configs/data``; ``key=value`` overrides on the command line)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelConfig:
+    """One forecasting method on the shared backbone (fields unused by a method are ignored)."""
+
+    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl
+    label: str = ""  #: run-directory name of this variant ("" = ``name``), e.g. ``causal_motion_film``
+    hidden: int = 32  #: encoder LSTM size (context = 2 * hidden)
+    embed: int = 16  #: input embedding size
+    attention: bool = True  #: graph-attention interaction across a scene's agents
+    decoder: str = "mlp"  #: mlp | lstm
+    decoder_hidden: int = 64  #: decoder width (and FiLM size)
+    # invariance (vrex, irm, causal_motion)
+    penalty_weight: float = 0.0  #: beta of V-REx / lambda of IRMv1
+    penalty_anneal_steps: int = 0  #: penalty off before this step
+    # causal motion
+    style_dim: int = 8  #: style vector size
+    style_hidden: int = 32  #: style encoder / projection / FiLM width
+    proj_dim: int = 8  #: SupCon projection size
+    film_hidden: int = 0  #: hidden width of the style -> FiLM map (0 = linear)
+    style_film: bool = True  #: FiLM on the decoder's hidden features
+    style_output_scale: bool = True  #: the style also scales each step's deviation from constant velocity
+    style_linear_stats: bool = False  #: add a linear map of time-pooled features to the style encoder
+    contrastive_weight: float = 1.0  #: weight of SupCon in the joint stage
+    temperature: float = 0.1  #: SupCon temperature
+    stage_fractions: list[float] = field(default_factory=lambda: [0.4, 0.55])  #: invariant / style stage ends
+    # gcrl
+    z_dim: int = 8  #: invariant latent per agent
+    s_dim: int = 4  #: variant latent per scene
+    flows: int = 0  #: RealNVP coupling layers per latent (0 = none)
+    elbo_samples: int = 10  #: posterior samples for the x and KL terms
+    variety_k: int = 20  #: samples for the best-of-K y term
+    sigma: float = 0.1  #: std of the Gaussian likelihoods (metres)
+    kl_weight: float = 1.0  #: weight of the KL terms
+    mean_weight: float = 0.0  #: extra weight on the posterior-mean prediction's y term
+    gcrl_context: bool = True  #: y decoder also reads the z encoder's interaction context
+
+
+@dataclass
+class DataConfig:
+    """Which scenes: the synthetic radius protocol or ETH/UCY leave-one-out."""
+
+    name: str = "synthetic"  #: synthetic | eth_ucy
+    root: str = ""  #: data root ("" = $CAUSAL_PRIORS_DATA or ../shared/data)
+    train_radii: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5])
+    test_radii: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    n_train_per_domain: int = 2400  #: per-domain train/val split of the synthetic val/ pool
+    max_scenes: int = 0  #: keep only the first N scenes per file (0 = all; for quick tests)
+    test_scene: str = "hotel"  #: ETH/UCY left-out scene
+    spurious_alphas: list[float] = field(default_factory=list)  #: per training scene (ETH/UCY), [] = no channel
+    test_alphas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation: deterministic + best-of-K numbers, per environment."""
+
+    num_samples: list[int] = field(default_factory=lambda: [20, 100])  #: K of minADE_K / minFDE_K
+    reference_scenes: int = 64  #: first N test scenes per environment: style references, not scored
+    batch_size: int = 500  #: scenes per evaluation forward pass
+    plots: bool = True  #: write the plots next to the results
+    mcc_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  #: seeds compared by ``forecast mcc``
+
+
+@dataclass
+class AdaptConfig:
+    """Low-shot adaptation on an unseen environment (honest: fixed step budget, no target validation)."""
+
+    domain: str = "0.6"  #: target environment (a synthetic radius)
+    batches: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 6])  #: adaptation set sizes
+    batch_size: int = 64  #: scenes per adaptation batch
+    steps: int = 100  #: gradient steps per adaptation run (fixed budget)
+    lr: float = 1e-3
+    seed: int = 0  #: which adaptation scenes are drawn
+
+
+@dataclass
+class ForecastConfig:
+    """``causal-priors forecast {train,evaluate,adapt}``."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    seed: int = 0
+    steps: int = 20000  #: optimiser steps (erm ~4 min, gcrl ~15 min on one core)
+    batch_size: int = 64  #: scenes per step
+    lr: float = 3e-3  #: Adam learning rate (cosine-decayed to lr_min_fraction * lr)
+    lr_min_fraction: float = 0.05
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  #: max gradient norm (0 = off)
+    log_every: int = 200  #: steps between training-scalar dumps
+    val_every: int = 2000  #: steps between validation passes (0 = only at the end)
+    checkpoint_every: int = 2000  #: steps between checkpoints
+    run_root: str = "runs"
+    experiment: str = "forecast"
+    resume: bool = False  #: continue from the run directory's checkpoint
+    test_after: bool = True  #: evaluate on the test environments when training ends
+    adapt_after: bool = False  #: then run the low-shot adaptation curve (``adapt.*``) before writing done.json

@@ -1,0 +1,117 @@
+"""The data protocol of the forecasting study: which scenes train, validate, test and adapt.
+
+- Synthetic: train/val = the fixed seeded 2400/600 split (per radius) of ``val/`` for the training radii;
+  test = ``test/`` of every test radius; adaptation pool = ``val/`` of the target radius.
+- ETH/UCY: train/val = the leave-one-out ``train/`` and ``val/`` folders; test = the left-out scene, once per
+  test alpha when the spurious channel is on (environment names ``<scene>@alpha=<a>``).
+- Every test environment's first ``eval.reference_scenes`` scenes are *reference* scenes (complete
+  trajectories for causal motion's style encoder) and are left out of scoring for every method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from causal_priors.errors import ConfigError
+from forecasting.data import (
+    SceneDataset,
+    add_spurious_channel,
+    load_eth_ucy,
+    load_synthetic,
+    radius_name,
+    split_train_val,
+)
+
+#: the train/val split of the synthetic ``val/`` pool is the same for every run (not the run's seed)
+SPLIT_SEED = 0
+
+
+def _root(cfg: Any) -> str | None:
+    return cfg.data.root or None
+
+
+def _max(cfg: Any) -> int | None:
+    return int(cfg.data.max_scenes) or None
+
+
+def data_name(cfg: Any) -> str:
+    """Run-directory name of the data protocol, e.g. ``synthetic`` or ``eth_ucy_hotel_spurious``."""
+    d = cfg.data
+    if d.name == "synthetic":
+        return "synthetic"
+    return f"eth_ucy_{d.test_scene}" + ("_spurious" if d.spurious_alphas else "")
+
+
+def _check_name(cfg: Any) -> None:
+    if cfg.data.name not in ("synthetic", "eth_ucy"):
+        raise ConfigError(f"data.name: expected 'synthetic' or 'eth_ucy', got {cfg.data.name!r}")
+
+
+def _with_spurious(cfg: Any, ds: SceneDataset) -> SceneDataset:
+    alphas = list(cfg.data.spurious_alphas)
+    if not alphas:
+        return ds
+    if len(alphas) != len(ds.domain_names):
+        raise ConfigError(
+            f"data.spurious_alphas: need one alpha per training scene {list(ds.domain_names)}, got {alphas}"
+        )
+    return add_spurious_channel(ds, dict(zip(ds.domain_names, alphas, strict=True)))
+
+
+def train_val(cfg: Any) -> tuple[SceneDataset, SceneDataset]:
+    """Training and (in-distribution) validation scenes."""
+    _check_name(cfg)
+    d = cfg.data
+    if d.name == "synthetic":
+        pool = load_synthetic("val", list(d.train_radii), _root(cfg), _max(cfg))
+        return split_train_val(pool, int(d.n_train_per_domain), SPLIT_SEED)
+    train = load_eth_ucy(d.test_scene, "train", _root(cfg), max_scenes=_max(cfg))
+    val = load_eth_ucy(d.test_scene, "val", _root(cfg), max_scenes=_max(cfg))
+    return _with_spurious(cfg, train), _with_spurious(cfg, val)
+
+
+def test_sets(cfg: Any) -> dict[str, SceneDataset]:
+    """Test scenes per environment name (each a one-environment dataset)."""
+    _check_name(cfg)
+    d = cfg.data
+    if d.name == "synthetic":
+        return {radius_name(r): load_synthetic("test", [r], _root(cfg), _max(cfg)) for r in d.test_radii}
+    test = load_eth_ucy(d.test_scene, "test", _root(cfg), max_scenes=_max(cfg))
+    if not d.spurious_alphas:
+        return {d.test_scene: test}
+    out = {}
+    for a in d.test_alphas:
+        ds = add_spurious_channel(test, float(a))
+        out[f"{d.test_scene}@alpha={a:g}"] = SceneDataset(
+            ds.positions, ds.agent_mask, ds.domain, (f"{d.test_scene}@alpha={a:g}",), ds.extra, ds.obs_len
+        )
+    return out
+
+
+def split_reference(ds: SceneDataset, n_reference: int) -> tuple[SceneDataset, SceneDataset]:
+    """``(reference, scored)``: the first ``n_reference`` scenes and the rest."""
+    if len(ds) <= n_reference:
+        raise ConfigError(f"eval.reference_scenes={n_reference} leaves no scene to score (only {len(ds)} scenes)")
+    return ds.subset(slice(0, n_reference)), ds.subset(slice(n_reference, None))
+
+
+def adaptation_pool(cfg: Any) -> SceneDataset:
+    """Scenes the low-shot adaptation may draw from: ``val/`` of the target radius (synthetic only)."""
+    if cfg.data.name != "synthetic":
+        raise ConfigError("forecast adapt: low-shot adaptation is defined for data=synthetic (target radius)")
+    return load_synthetic("val", [float(cfg.adapt.domain)], _root(cfg), _max(cfg))
+
+
+def adaptation_target(cfg: Any) -> SceneDataset:
+    """Test scenes of the adaptation target radius."""
+    return load_synthetic("test", [float(cfg.adapt.domain)], _root(cfg), _max(cfg))
+
+
+def draw_adaptation_scenes(pool: SceneDataset, n_scenes: int, seed: int) -> SceneDataset:
+    """``n_scenes`` scenes drawn without replacement (nested: a larger draw contains every smaller one)."""
+    if n_scenes > len(pool):
+        raise ConfigError(f"adaptation needs {n_scenes} scenes but the pool has {len(pool)}")
+    order = np.random.default_rng(seed).permutation(len(pool))
+    return pool.subset(np.sort(order[:n_scenes]))
