@@ -54,6 +54,7 @@ class DataConfig:
     n_train_per_domain: int = 2400  #: per-domain train/val split of the synthetic val/ pool
     max_scenes: int = 0  #: keep only the first N scenes per file (0 = all; for quick tests)
     test_scene: str = "hotel"  #: ETH/UCY left-out scene
+    min_agents: int = 2  #: ETH/UCY: keep windows with at least this many pedestrians (the papers' loaders: 2)
     spurious_alphas: list[float] = field(default_factory=list)  #: per training scene (ETH/UCY), [] = no channel
     test_alphas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 

@@ -67,8 +67,8 @@ def train_val(cfg: Any) -> tuple[SceneDataset, SceneDataset]:
     if d.name == "synthetic":
         pool = load_synthetic("val", list(d.train_radii), _root(cfg), _max(cfg))
         return split_train_val(pool, int(d.n_train_per_domain), SPLIT_SEED)
-    train = load_eth_ucy(d.test_scene, "train", _root(cfg), max_scenes=_max(cfg))
-    val = load_eth_ucy(d.test_scene, "val", _root(cfg), max_scenes=_max(cfg))
+    train = load_eth_ucy(d.test_scene, "train", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
+    val = load_eth_ucy(d.test_scene, "val", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
     return _with_spurious(cfg, train), _with_spurious(cfg, val)
 
 
@@ -78,7 +78,7 @@ def test_sets(cfg: Any) -> dict[str, SceneDataset]:
     d = cfg.data
     if d.name == "synthetic":
         return {radius_name(r): load_synthetic("test", [r], _root(cfg), _max(cfg)) for r in d.test_radii}
-    test = load_eth_ucy(d.test_scene, "test", _root(cfg), max_scenes=_max(cfg))
+    test = load_eth_ucy(d.test_scene, "test", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
     if not d.spurious_alphas:
         return {d.test_scene: test}
     out = {}
