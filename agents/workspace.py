@@ -66,7 +66,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     ckpt = latest_checkpoint(path) if cfg.resume else None
     if not cfg.resume and (path / "checkpoints").exists():
         raise ConfigError(f"{path} already holds a run; pass resume=true to continue it or change experiment/seed")
-    _check_run_dir(path, cfg)
+    if latest_checkpoint(path) is not None:  # a folder without a checkpoint holds nothing worth protecting
+        _check_run_dir(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
     save_config(cfg, path / "config.yaml")
 

@@ -180,3 +180,12 @@ def test_sac_solves_pendulum(tmp_path):
         ]
     )
     assert run(cfg)["eval/mean_reward"] > -400
+
+
+def test_a_run_that_failed_before_training_does_not_block_the_corrected_rerun(tmp_path):
+    bad = tiny(tmp_path, "total_steps=200", "agent=cip", "agent.causal.irrelevance=typo")
+    with pytest.raises(ConfigError, match="irrelevance"):
+        run(bad)
+    assert (run_dir_for(bad) / "config.yaml").is_file()
+    metrics = run(tiny(tmp_path, "total_steps=200", "agent=cip", "agent.learning_starts=150"))
+    assert metrics["steps"] == 200
