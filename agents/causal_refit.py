@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Figure
 
 import causal
+from causal_priors.runs import write_json
 
 
 def first_fit_step(window: int, min_samples: int, buffer_size: int) -> int:
@@ -145,3 +147,13 @@ class CausalRefitCallback(BaseCallback):
             self.logger.record(
                 "causal/graph", Figure(graph_figure(graph), close=True), exclude=("stdout", "log", "json", "csv")
             )
+        self._save_graph(graph, mask)
+
+    def _save_graph(self, graph: causal.FactoredGraph, mask: np.ndarray) -> None:
+        """``<log dir>/causal_graphs/step_<n>.json``: the fitted graph and the dims the buffer swaps (diagnostics)."""
+        folder = self.logger.get_dir()
+        if not folder:
+            return
+        data = graph.to_dict()
+        data["swapped_state_dims"] = [int(i) for i in np.flatnonzero(mask)]
+        write_json(Path(folder) / "causal_graphs" / f"step_{self.model.num_timesteps}.json", data)

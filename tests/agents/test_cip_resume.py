@@ -94,3 +94,17 @@ def test_causal_scalars_and_graph_picture_reach_tensorboard(runs):
     assert "causal/graph" in events.Tags()["images"]
     assert [e.step for e in events.Scalars("causal/fit_seconds")] == [300, 600, 900]
     assert any(e.value > 0 for e in events.Scalars("augment/fraction"))
+
+
+def test_each_refit_saves_its_graph_and_swap_set(runs):
+    import json
+
+    straight = runs[0]
+    folder = run_dir_for(straight) / "causal_graphs"
+    saved = sorted(folder.glob("step_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    assert [p.stem for p in saved] == ["step_250", "step_550", "step_850"]  # the fit steps (logged at next dump)
+    last = json.loads(saved[-1].read_text())
+    model = load_model(straight, latest_checkpoint(run_dir_for(straight)).model, env=None)
+    restore_checkpoint_state(model, latest_checkpoint(run_dir_for(straight)))
+    assert last["swapped_state_dims"] == [int(i) for i in np.flatnonzero(model.replay_buffer.swap_mask)]
+    assert len(last["w_s"]) == model.observation_space.shape[0]
