@@ -99,6 +99,8 @@ def test_causal_scalars_and_graph_picture_reach_tensorboard(runs):
 def test_each_refit_saves_its_graph_and_swap_set(runs):
     import json
 
+    from agents.checkpoint import restore_checkpoint_state
+
     straight = runs[0]
     folder = run_dir_for(straight) / "causal_graphs"
     saved = sorted(folder.glob("step_*.json"), key=lambda p: int(p.stem.split("_")[1]))
