@@ -43,18 +43,22 @@ def publish(experiment_dir: Path, dest: Path) -> list[Path]:
 
 
 def study_main(argv: Sequence[str]) -> int:
-    """``causal-priors study <sweep.yaml | preset> [--ray] [key=value ...] [results=<folder>]``.
+    """``causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=<folder>]``.
 
     Runs (or finishes) the sweep, writes its report and copies the small result files to
-    ``benchmarks/results/<experiment>/`` (or ``results=<folder>``). Returns the sweep's exit code.
+    ``benchmarks/results/<experiment>/`` (or ``results=<folder>``). ``--publish-only`` skips the sweep and
+    reports what has finished so far (a long study spans sessions). Returns the sweep's exit code.
     """
-    words = [w for w in argv if not w.startswith("results=")]
+    publish_only = "--publish-only" in argv
+    words = [w for w in argv if not w.startswith("results=") and w != "--publish-only"]
     results = [w.split("=", 1)[1] for w in argv if w.startswith("results=")]
     files = [w for w in words if not w.startswith("--") and "=" not in w]
     if len(files) != 1:
-        raise ConfigError("usage: causal-priors study <sweep.yaml | preset> [--ray] [key=value ...] [results=DIR]")
+        raise ConfigError(
+            "usage: causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=DIR]"
+        )
     cfg = load_sweep(files[0], [w for w in words if "=" in w])
-    code = sweep_main(words)
+    code = 0 if publish_only else sweep_main(words)
     if code == 130:
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment

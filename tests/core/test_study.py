@@ -22,3 +22,15 @@ def test_study_runs_the_sweep_and_publishes_small_results(tmp_path):
     assert main(argv) == 0
     summary = json.loads((root / "toy_2x2" / "sweep_summary.json").read_text())
     assert summary["counts"].get("skipped") == 4
+
+
+def test_publish_only_reports_finished_runs_without_running_any(tmp_path):
+    root, results = tmp_path / "runs", tmp_path / "results"
+    common = [f"run_root={root}", "overrides.total_steps=60", f"results={results}"]
+    assert (
+        main(["sweep", "toy_2x2", "max_workers=2", "grid.seed=[0]", f"run_root={root}", "overrides.total_steps=60"])
+        == 0
+    )
+    assert main(["study", "toy_2x2", "--publish-only", *common]) == 0
+    assert len(list((results / "runs").rglob("done.json"))) == 2  # seed 1 never ran
+    assert "2 runs aggregated" in (results / "summary.md").read_text()
