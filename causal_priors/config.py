@@ -196,10 +196,9 @@ def to_object(cfg: DictConfig) -> Any:
 
 def save_config(cfg: DictConfig, path: Path) -> None:
     """Write the resolved config as YAML (atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    tmp.replace(path)
+    from causal_priors.runs import atomic_write_text
+
+    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -14,9 +14,10 @@ import csv
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a logger is made: ~3 s per process
     from stable_baselines3.common.logger import Logger
@@ -56,15 +57,26 @@ def log_hparams(logger: Logger, hparams: Mapping[str, Any], metrics: Sequence[st
     logger.record("hparams", HParam(clean, {m: 0.0 for m in metrics}), exclude=("stdout", "log", "json", "csv"))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file so that a kill never leaves it half-written."""
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open ``<path>.tmp`` for writing; on success it is synced and renamed over ``path``.
+
+    A kill at any moment leaves either the old file or the complete new one, never a half-written file.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
+    with open(tmp, mode) as fh:
+        yield fh
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file so that a kill never leaves it half-written."""
+    with atomic_file(path, "w") as fh:
+        fh.write(text)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 
 from causal_priors.config import load_config, save_config
 from causal_priors.errors import ConfigError, TrainingError
-from causal_priors.runs import CurveWriter, run_dir, write_json
+from causal_priors.runs import CurveWriter, atomic_file, run_dir, write_json
 
 __all__ = ["ToyConfig", "build_config", "run_dir_for", "run", "toy_main"]
 
@@ -121,11 +121,8 @@ def _evaluate(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> di
 
 def _save(path: Path, state: dict[str, np.ndarray], rng: np.random.Generator, step: int) -> None:
     """Atomic ``.npz`` of parameters, Adam moments, step and the sampler's bit-generator state."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_file(path) as fh:
         np.savez(fh, step=step, rng=json.dumps(rng.bit_generator.state), **state)
-    tmp.replace(path)
 
 
 def _load(path: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], int]:

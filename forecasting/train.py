@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from causal_priors.config import load_config, save_config, to_container
 from causal_priors.errors import ConfigError, TrainingError
-from causal_priors.runs import CurveWriter, log_metrics, make_logger, run_dir, write_json
+from causal_priors.runs import CurveWriter, atomic_file, log_metrics, make_logger, run_dir, write_json
 from causal_priors.seeding import rng_state, seed_everything, set_rng_state, single_thread
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
@@ -58,10 +58,8 @@ def reference_batch(ds: SceneDataset, per_domain: int) -> SceneBatch:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with atomic_file(path) as fh:
+        torch.save(obj, fh)
 
 
 def save_model(method: ForecastMethod, cfg: Any, path: Path) -> None:
