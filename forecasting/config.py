@@ -55,6 +55,7 @@ class DataConfig:
     max_scenes: int = 0  #: keep only the first N scenes per file (0 = all; for quick tests)
     test_scene: str = "hotel"  #: ETH/UCY left-out scene
     min_agents: int = 2  #: ETH/UCY: keep windows with at least this many pedestrians (the papers' loaders: 2)
+    group_by_agents: int = 0  #: training batches of similar agent counts, sorted in pools of N batches (0 = off)
     spurious_alphas: list[float] = field(default_factory=list)  #: per training scene (ETH/UCY), [] = no channel
     test_alphas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
 

@@ -177,6 +177,7 @@ def run(cfg: Any) -> dict[str, float]:
     curves = CurveWriter(rd / "curves.csv", CURVE_FIELDS, resume_step=step if resumed else None)
     reference = reference_batch(train, int(cfg.eval.reference_scenes))
     per_epoch = len(train) // bs
+    group = int(cfg.data.group_by_agents)
     acc: dict[str, list[float]] = defaultdict(list)
     t_start, t_log, s_log = time.time(), time.time(), step
     val_metrics: dict[str, float] = {}
@@ -187,7 +188,8 @@ def run(cfg: Any) -> dict[str, float]:
     while step < steps:
         epoch, offset = divmod(step, per_epoch)
         rng = np.random.default_rng([int(cfg.seed), epoch])
-        for batch in islice(train.batches(bs, shuffle=True, rng=rng, drop_last=True), offset, None):
+        epoch_batches = train.batches(bs, shuffle=True, rng=rng, drop_last=True, group_by_agents=group)
+        for batch in islice(epoch_batches, offset, None):
             method.train()
             loss, m = method.loss(batch, step)
             _check_finite(loss, m, step)

@@ -175,10 +175,14 @@ class SceneDataset:
         shuffle: bool = False,
         rng: np.random.Generator | None = None,
         drop_last: bool = False,
+        group_by_agents: int = 0,
     ) -> Iterator[SceneBatch]:
         """Iterate over ``SceneBatch`` es of ``batch_size`` scenes (order drawn from ``rng`` when shuffling).
 
-        Each batch is padded only to its own largest agent count.
+        Each batch is padded only to its own largest agent count. With ``group_by_agents = G > 0`` (and
+        shuffling), the shuffled scenes are taken in pools of ``G`` batches, each pool is sorted by agent
+        count and cut into batches, and the batch order is shuffled again: batches hold scenes of similar
+        size, so crowded data sets (ETH/UCY: 1 to 57 pedestrians) waste far less compute on padding.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -186,8 +190,24 @@ class SceneDataset:
             raise ValueError("batches(shuffle=True) needs an explicit rng (seeds control everything)")
         order = rng.permutation(len(self)) if shuffle else np.arange(len(self))
         stop = len(self) - len(self) % batch_size if drop_last else len(self)
-        for start in range(0, stop, batch_size):
-            yield self._batch(order[start : start + batch_size])
+        chunks = [order[start : start + batch_size] for start in range(0, stop, batch_size)]
+        if shuffle and group_by_agents > 0:
+            chunks = self._grouped_chunks(order[:stop], batch_size, group_by_agents, rng)
+        for chunk in chunks:
+            yield self._batch(chunk)
+
+    def _grouped_chunks(
+        self, order: np.ndarray, batch_size: int, pool_batches: int, rng: np.random.Generator
+    ) -> list[np.ndarray]:
+        """Batches of similar agent counts: sort pools of ``pool_batches`` batches, then shuffle the batches."""
+        counts = self.num_agents
+        pool = batch_size * pool_batches
+        chunks: list[np.ndarray] = []
+        for start in range(0, len(order), pool):
+            part = order[start : start + pool]
+            part = part[np.argsort(counts[part], kind="stable")]
+            chunks.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+        return [chunks[i] for i in rng.permutation(len(chunks))]
 
 
 def split_train_val(

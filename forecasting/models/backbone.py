@@ -57,15 +57,25 @@ class GraphAttention(nn.Module):
         rel_pos = last.unsqueeze(1) - last.unsqueeze(2)  # [b, i, j] = x_j - x_i
         rel_vel = vel.unsqueeze(1) - vel.unsqueeze(2)
         rel = self.rel(torch.cat([rel_pos, rel_vel], dim=-1))  # (B, K, K, R)
+        keys = self._pairwise(self.key, h, rel)
+        scores = (self.query(h).unsqueeze(2) * keys).sum(-1) * self.scale  # (B, K, K)
         k = h.shape[1]
-        hj = h.unsqueeze(1).expand(-1, k, -1, -1)
-        kv_in = torch.cat([hj, rel], dim=-1)
-        scores = (self.query(h).unsqueeze(2) * self.key(kv_in)).sum(-1) * self.scale  # (B, K, K)
         eye = torch.eye(k, dtype=torch.bool, device=h.device)
         allowed = batch.agent_mask.unsqueeze(1) | eye
         scores = scores.masked_fill(~allowed, float("-inf"))
         attn = torch.softmax(scores, dim=-1)
-        return (attn.unsqueeze(-1) * self.value(kv_in)).sum(2)
+        return (attn.unsqueeze(-1) * self._pairwise(self.value, h, rel)).sum(2)
+
+    @staticmethod
+    def _pairwise(layer: nn.Linear, h: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+        """``layer([h_j, rel_ij])`` for every pair, as ``W_h h_j`` (once per agent) + ``W_r rel_ij``.
+
+        The same function as applying ``layer`` to the concatenation, without building the ``(B, K, K, H+R)``
+        input: crowded scenes (ETH/UCY, up to 57 pedestrians) cost a third of the multiply-adds.
+        """
+        hidden = h.shape[-1]
+        per_agent = nn.functional.linear(h, layer.weight[:, :hidden], layer.bias)  # (B, K, H)
+        return per_agent.unsqueeze(1) + nn.functional.linear(rel, layer.weight[:, hidden:])
 
 
 class SceneEncoder(nn.Module):
@@ -80,9 +90,14 @@ class SceneEncoder(nn.Module):
 
     def forward(self, batch: SceneBatch) -> torch.Tensor:
         x = encoder_inputs(batch)
-        b, k, t, c = x.shape
-        _, (h, _) = self.lstm(torch.relu(self.embed(x.reshape(b * k, t, c))))
-        h = h[-1].reshape(b, k, -1)
+        mask = batch.agent_mask
+        if bool(mask.all()):
+            b, k, t, c = x.shape
+            _, (h, _) = self.lstm(torch.relu(self.embed(x.reshape(b * k, t, c))))
+            h = h[-1].reshape(b, k, -1)
+        else:  # only real agents go through the LSTM; padded slots get a zero state (attention masks them)
+            _, (h_real, _) = self.lstm(torch.relu(self.embed(x[mask])))
+            h = h_real.new_zeros(*mask.shape, h_real.shape[-1]).masked_scatter(mask.unsqueeze(-1), h_real[-1])
         msg = self.interaction(h, batch) if self.interaction is not None else torch.zeros_like(h)
         return torch.cat([h, msg], dim=-1)
 

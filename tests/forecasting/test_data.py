@@ -144,6 +144,23 @@ def test_batches_cover_every_scene_and_trim_agents():
     assert whole.num_scenes == len(ds) and whole.domain_names == ds.domain_names
 
 
+def test_grouped_batches_cover_every_scene_with_less_padding():
+    ds = load_eth_ucy("eth", "val")
+
+    def run(group):
+        return list(ds.batches(32, shuffle=True, rng=np.random.default_rng(3), drop_last=True, group_by_agents=group))
+
+    plain, grouped = run(0), run(4)
+    assert len(grouped) == len(plain) == len(ds) // 32
+    assert all(b.num_scenes == 32 for b in grouped)
+    ids = lambda batches: sorted(int(x) for b in batches for x in b.positions[:, 0, 0, 0].mul(1e4).round())  # noqa: E731
+    assert ids(grouped) == ids(plain)  # the same scenes (those the shuffle keeps), only regrouped
+    padded = lambda batches: sum(b.positions.shape[1] * b.num_scenes for b in batches)  # noqa: E731
+    assert padded(grouped) < 0.7 * padded(plain)
+    again = run(4)
+    assert all(bool((a.positions == b.positions).all()) for a, b in zip(grouped, again, strict=True))
+
+
 def test_subset_by_domain_concat_eth():
     train = load_eth_ucy("hotel", "train", max_scenes=30)
     parts = train.by_domain()

@@ -161,3 +161,13 @@ def test_causal_motion_needs_some_modulation(make_batch, make_model_cfg):
     cfg = make_model_cfg("causal_motion", style_film=False, style_output_scale=False)
     with pytest.raises(ConfigError, match="style_film"):
         _build("causal_motion", cfg, make_batch())
+
+
+def test_pairwise_attention_projection_equals_linear_on_concatenation():
+    from forecasting.models.backbone import GraphAttention
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8 + 3, 5)
+    h, rel = torch.randn(2, 4, 8), torch.randn(2, 4, 4, 3)
+    full = layer(torch.cat([h.unsqueeze(1).expand(-1, 4, -1, -1), rel], dim=-1))
+    assert torch.allclose(GraphAttention._pairwise(layer, h, rel), full, atol=1e-6)
