@@ -46,8 +46,9 @@ def study_main(argv: Sequence[str]) -> int:
     """``causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=<folder>]``.
 
     Runs (or finishes) the sweep, writes its report and copies the small result files to
-    ``benchmarks/results/<experiment>/`` (or ``results=<folder>``). ``--publish-only`` skips the sweep and
-    reports what has finished so far (a long study spans sessions). Returns the sweep's exit code.
+    ``benchmarks/results/<results or experiment>/`` (the sweep file's ``results`` key, or ``results=<folder>``).
+    ``--publish-only`` skips the sweep and reports what has finished so far (a long study spans sessions).
+    Returns the sweep's exit code.
     """
     publish_only = "--publish-only" in argv
     words = [w for w in argv if not w.startswith("results=") and w != "--publish-only"]
@@ -63,7 +64,7 @@ def study_main(argv: Sequence[str]) -> int:
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment
     write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run
-    dest = Path(results[0]) if results else RESULTS_ROOT / cfg.experiment
+    dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results or cfg.experiment)
     copied = publish(experiment_dir, dest)
     print(f"study {cfg.experiment}: {len(copied)} result files in {dest}")
     return code
