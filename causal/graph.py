@@ -18,6 +18,7 @@ block still sums to ``|S|``; dropped action dims get weight 1 and the remaining 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,11 @@ class FactoredGraph:
         return cls(**kw)
 
     def save_json(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        """Write :meth:`to_dict` as JSON, atomically (a temporary file renamed over ``path``)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        os.replace(tmp, path)
 
     @classmethod
     def load_json(cls, path: str | Path) -> FactoredGraph:
