@@ -46,7 +46,7 @@ def study_main(argv: Sequence[str]) -> int:
     """``causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=<folder>]``.
 
     Runs (or finishes) the sweep, writes its report and copies the small result files to
-    ``benchmarks/results/<results or experiment>/`` (the sweep file's ``results`` key, or ``results=<folder>``).
+    ``benchmarks/results/<results_subdir or experiment>/`` (sweep key ``results_subdir``; or ``results=<dir>``).
     ``--publish-only`` skips the sweep and reports what has finished so far (a long study spans sessions).
     Returns the sweep's exit code.
     """
@@ -64,7 +64,7 @@ def study_main(argv: Sequence[str]) -> int:
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment
     write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run
-    dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results or cfg.experiment)
+    dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results_subdir or cfg.experiment)
     copied = publish(experiment_dir, dest)
     print(f"study {cfg.experiment}: {len(copied)} result files in {dest}")
     return code

@@ -84,7 +84,7 @@ class SweepConfig:
     timeout_s: float | None = None  # wall-clock limit per run (None: no limit)
     experiment_key: str = "experiment"  # the command's config key that names the experiment
     report: bool = True  # write <run_root>/<experiment>/report/ at the end
-    results: str = ""  # where `study` publishes, under benchmarks/results/ (default: <experiment>)
+    results_subdir: str = ""  # where `study` publishes, under benchmarks/results/ (default: <experiment>)
     ray: RayConfig = field(default_factory=RayConfig)
 
 

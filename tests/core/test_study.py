@@ -34,3 +34,13 @@ def test_publish_only_reports_finished_runs_without_running_any(tmp_path):
     assert main(["study", "toy_2x2", "--publish-only", *common]) == 0
     assert len(list((results / "runs").rglob("done.json"))) == 2  # seed 1 never ran
     assert "2 runs aggregated" in (results / "summary.md").read_text()
+
+
+def test_sweep_results_subdir_chooses_the_published_folder(tmp_path, monkeypatch):
+    from causal_priors import study
+
+    root = tmp_path / "runs"
+    monkeypatch.setattr(study, "RESULTS_ROOT", tmp_path / "benchmarks_results")
+    argv = ["study", "toy_2x2", f"run_root={root}", "grid.seed=[0]", "overrides.total_steps=60"]
+    assert main([*argv, "results_subdir=group/toy"]) == 0
+    assert (tmp_path / "benchmarks_results" / "group" / "toy" / "summary.md").is_file()
