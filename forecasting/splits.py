@@ -91,9 +91,19 @@ def test_sets(cfg: Any) -> dict[str, SceneDataset]:
 
 
 def split_reference(ds: SceneDataset, n_reference: int) -> tuple[SceneDataset, SceneDataset]:
-    """``(reference, scored)``: the first ``n_reference`` scenes and the rest."""
-    if len(ds) <= n_reference:
-        raise ConfigError(f"eval.reference_scenes={n_reference} leaves no scene to score (only {len(ds)} scenes)")
+    """``(reference, scored)``: the first ``n_reference`` scenes and the rest.
+
+    Raises:
+        ConfigError: when the references would take half of the scenes or more (a small test scene such as
+            ETH, 70 windows, would be scored on a handful): lower ``eval.reference_scenes`` (0 when no
+            evaluated method reads reference scenes).
+    """
+    if n_reference and 2 * n_reference >= len(ds):
+        name = ",".join(ds.domain_names)
+        raise ConfigError(
+            f"eval.reference_scenes={n_reference} would leave {max(len(ds) - n_reference, 0)} of the {len(ds)} "
+            f"test scenes of '{name}' to score; use fewer reference scenes (0 if no method reads them)"
+        )
     return ds.subset(slice(0, n_reference)), ds.subset(slice(n_reference, None))
 
 

@@ -262,3 +262,15 @@ def test_spurious_channel_on_real_scenes_and_batches():
     real = batch.extra[..., 0][batch.agent_mask]
     alphas = np.array([1, 2, 4, 8, 16])[batch.domain.numpy()]
     assert (real.numpy() >= np.repeat(alphas, batch.agent_mask.sum(1).numpy())[:, None] - 1e-5).all()
+
+
+def test_reference_scenes_may_not_eat_the_test_set():
+    from forecasting.splits import split_reference
+
+    ds = load_eth_ucy("eth", "test", min_agents=2)  # 70 windows
+    with pytest.raises(ConfigError, match="reference_scenes=64 would leave 6 of the 70"):
+        split_reference(ds, 64)
+    reference, scored = split_reference(ds, 0)
+    assert len(reference) == 0 and len(scored) == len(ds)
+    reference, scored = split_reference(ds, 8)
+    assert len(reference) == 8 and len(scored) == len(ds) - 8
