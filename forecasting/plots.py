@@ -51,8 +51,13 @@ def plot_error_vs_domain(
         if e in train_envs:
             ax.axvspan(x - 0.02, x + 0.02, color="grey", alpha=0.2, lw=0)
     ax.set_xticks(xs)
-    ax.set_xticklabels(list(envs))
-    ax.set_xlabel("test environment (shaded: training)")
+    prefixes = {e.rsplit("=", 1)[0] for e in envs if "=" in e}
+    if len(prefixes) == 1 and all("=" in e for e in envs):  # e.g. eth@alpha=1 ... eth@alpha=64
+        ax.set_xticklabels([e.rsplit("=", 1)[1] for e in envs])
+        ax.set_xlabel(f"test environment: {prefixes.pop()}= (shaded: training)")
+    else:
+        ax.set_xticklabels(list(envs))
+        ax.set_xlabel("test environment (shaded: training)")
     ax.set_ylabel("error (m)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -137,7 +142,7 @@ def compare_runs(data_dir: Path, out_dir: Path, train_envs: Sequence[str]) -> li
     test = {m: {k[len("test/") :]: v for k, v in d.items() if k.startswith("test/")} for m, d in by_method.items()}
     envs = sorted(
         {k.split("/", 1)[1] for d in test.values() for k in d if k.startswith("ade/")} - {"id", "ood", "all"},
-        key=lambda e: (_x_positions([e])[0] if _is_number(e) else 0.0, e),
+        key=_env_order,
     )
     written = [out_dir / "error_vs_domain.png"]
     plot_error_vs_domain(test, envs, train_envs, written[0])
@@ -152,6 +157,12 @@ def compare_runs(data_dir: Path, out_dir: Path, train_envs: Sequence[str]) -> li
         written.append(out_dir / f"{target}.png")
         plot_adaptation(curves, written[-1], title=f"low-shot adaptation ({target}), seed means")
     return written
+
+
+def _env_order(name: str) -> tuple[bool, float, str]:
+    """Sort key of environment names: by their number (``0.6``, ``eth@alpha=16``), then by name."""
+    tail = name.rsplit("=", 1)[-1]
+    return (not _is_number(tail), float(tail) if _is_number(tail) else 0.0, name)
 
 
 def _is_number(text: str) -> bool:

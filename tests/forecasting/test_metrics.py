@@ -100,3 +100,11 @@ def test_metrics_on_real_scenes():
     out = summarize({"ade": ade, "fde": fde}, batch.domain, batch.domain_names, ("0.1",))
     assert 0.0 < out["ade/0.1"] < out["ade/0.4"] < out["ade/0.7"]
     assert out["fde/0.1"] > out["ade/0.1"]
+
+
+def test_environments_sort_by_their_number():
+    from forecasting.plots import _env_order
+
+    names = ["eth@alpha=16", "eth@alpha=2", "eth@alpha=64", "eth@alpha=1"]
+    assert sorted(names, key=_env_order) == ["eth@alpha=1", "eth@alpha=2", "eth@alpha=16", "eth@alpha=64"]
+    assert sorted(["0.7", "hotel", "0.1"], key=_env_order) == ["0.1", "0.7", "hotel"]
