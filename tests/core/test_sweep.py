@@ -21,6 +21,7 @@ from sweep_cases import RUNS, results, write_sweep
 from causal_priors.errors import ConfigError
 from causal_priors.results import read_done
 from causal_priors.sweep import load_sweep, plan_runs, run_sweep, sweep_main
+from configs import CONFIG_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +193,11 @@ def test_override_words_parse_back_to_their_value(value) -> None:
 
     key, text = _word("k", value).split("=", 1)
     assert key == "k" and read_value(text) == value and type(read_value(text)) is type(value)
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIG_ROOT / "sweep").glob("*.yaml")))
+def test_every_sweep_preset_plans_its_runs(preset, tmp_path):
+    """Each shipped sweep expands into valid run configs (a dry run builds every run's config)."""
+    from causal_priors.cli import main
+
+    assert main(["sweep", preset, "--dry-run", f"run_root={tmp_path}"]) == 0
