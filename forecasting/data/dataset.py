@@ -190,9 +190,10 @@ class SceneDataset:
             raise ValueError("batches(shuffle=True) needs an explicit rng (seeds control everything)")
         order = rng.permutation(len(self)) if shuffle else np.arange(len(self))
         stop = len(self) - len(self) % batch_size if drop_last else len(self)
-        chunks = [order[start : start + batch_size] for start in range(0, stop, batch_size)]
         if shuffle and group_by_agents > 0:
             chunks = self._grouped_chunks(order[:stop], batch_size, group_by_agents, rng)
+        else:
+            chunks = [order[start : start + batch_size] for start in range(0, stop, batch_size)]
         for chunk in chunks:
             yield self._batch(chunk)
 
