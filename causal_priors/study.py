@@ -43,7 +43,9 @@ def publish(experiment_dir: Path, dest: Path) -> list[Path]:
 
 
 def study_main(argv: Sequence[str]) -> int:
-    """``causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=<folder>]``.
+    """``causal-priors study <sweep.yaml | preset> [flags] [key=value ...] [results=<folder>]``.
+
+    Flags: ``--ray``, ``--dry-run`` (print the plan; nothing runs or is published), ``--publish-only``.
 
     Runs (or finishes) the sweep, writes its report and copies the small result files to
     ``benchmarks/results/<results_subdir or experiment>/`` (sweep key ``results_subdir``; or ``results=<dir>``).
@@ -56,11 +58,12 @@ def study_main(argv: Sequence[str]) -> int:
     files = [w for w in words if not w.startswith("--") and "=" not in w]
     if len(files) != 1:
         raise ConfigError(
-            "usage: causal-priors study <sweep.yaml | preset> [--ray] [--publish-only] [key=value ...] [results=DIR]"
+            "usage: causal-priors study <sweep.yaml | preset> [--ray] [--dry-run] [--publish-only] "
+            "[key=value ...] [results=DIR]"
         )
     cfg = load_sweep(files[0], [w for w in words if "=" in w])
     code = 0 if publish_only else sweep_main(words)
-    if code == 130:
+    if code == 130 or "--dry-run" in words:  # interrupted, or only the plan was printed: nothing to publish
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment
     write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run

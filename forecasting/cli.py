@@ -77,13 +77,14 @@ def _mcc(argv: Sequence[str]) -> int:
 
 def _compare(argv: Sequence[str]) -> int:
     from forecasting.plots import compare_runs
+    from forecasting.splits import training_environments
     from forecasting.train import build_config, run_dir_for
 
     cfg = build_config(argv)
     data_dir = run_dir_for(cfg).parent.parent
     if not data_dir.is_dir():
         raise ConfigError(f"no runs under {data_dir} (check run_root, experiment and data)")
-    train_envs = [str(r) for r in cfg.data.train_radii] if cfg.data.name == "synthetic" else []
+    train_envs = training_environments(cfg)
     for path in compare_runs(data_dir, data_dir / "compare", train_envs):
         print(path)
     return 0

@@ -52,6 +52,8 @@ class DataConfig:
     train_radii: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.5])
     test_radii: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     n_train_per_domain: int = 2400  #: per-domain train/val split of the synthetic val/ pool
+    simulated_radii: list[float] = field(default_factory=list)  #: extra training radii from envs.crowd's ORCA
+    simulated_scenes: int = 3000  #: scenes per simulated radius (split like the files' val/ pools)
     max_scenes: int = 0  #: keep only the first N scenes per file (0 = all; for quick tests)
     test_scene: str = "hotel"  #: ETH/UCY left-out scene
     min_agents: int = 2  #: ETH/UCY: keep windows with at least this many pedestrians (the papers' loaders: 2)

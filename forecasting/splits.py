@@ -1,6 +1,8 @@
 """The data protocol of the forecasting study: which scenes train, validate, test and adapt.
 
-- Synthetic: train/val = the fixed seeded 2400/600 split (per radius) of ``val/`` for the training radii;
+- Synthetic: train/val = the fixed seeded 2400/600 split (per radius) of ``val/`` for the training radii, plus
+  optional *simulated* training radii (``data.simulated_radii``: fresh scenes from the project's ORCA simulator,
+  the same scenes in every run) split the same way -- a labelled protocol variant, not the papers';
   test = ``test/`` of every test radius; adaptation pool = ``val/`` of the target radius.
 - ETH/UCY: train/val = the leave-one-out ``train/`` and ``val/`` folders; test = the left-out scene, once per
   test alpha when the spurious channel is on (environment names ``<scene>@alpha=<a>``).
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,7 @@ from forecasting.data import (
     add_spurious_channel,
     load_eth_ucy,
     load_synthetic,
+    make_synthetic_domain,
     radius_name,
     split_train_val,
 )
@@ -40,7 +44,8 @@ def data_name(cfg: Any) -> str:
     """Run-directory name of the data protocol, e.g. ``synthetic`` or ``eth_ucy_hotel_spurious``."""
     d = cfg.data
     if d.name == "synthetic":
-        return "synthetic"
+        sim = "_".join(radius_name(r) for r in sorted(d.simulated_radii))
+        return f"synthetic_sim_{sim}" if sim else "synthetic"
     return f"eth_ucy_{d.test_scene}" + ("_spurious" if d.spurious_alphas else "")
 
 
@@ -65,11 +70,38 @@ def train_val(cfg: Any) -> tuple[SceneDataset, SceneDataset]:
     _check_name(cfg)
     d = cfg.data
     if d.name == "synthetic":
-        pool = load_synthetic("val", list(d.train_radii), _root(cfg), _max(cfg))
+        domains = {r: load_synthetic("val", [r], _root(cfg), _max(cfg)) for r in d.train_radii}
+        domains.update({r: simulated_domain(cfg, r) for r in d.simulated_radii})
+        pool = SceneDataset.concat([domains[r] for r in sorted(domains)])
         return split_train_val(pool, int(d.n_train_per_domain), SPLIT_SEED)
     train = load_eth_ucy(d.test_scene, "train", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
     val = load_eth_ucy(d.test_scene, "val", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
     return _with_spurious(cfg, train), _with_spurious(cfg, val)
+
+
+def training_environments(cfg: Any) -> list[str]:
+    """Names of the training environments (synthetic: file and simulated radii; ETH/UCY: the other scenes)."""
+    d = cfg.data
+    if d.name == "synthetic":
+        return [radius_name(r) for r in sorted([*d.train_radii, *d.simulated_radii])]
+    return []
+
+
+def simulated_domain(cfg: Any, radius: float) -> SceneDataset:
+    """Training scenes of one simulated radius, identical in every run (seeded by the radius' name).
+
+    Raises:
+        ConfigError: the radius is also a file training radius, or too few scenes are asked for the split.
+    """
+    d, name = cfg.data, radius_name(radius)
+    if name in {radius_name(r) for r in d.train_radii}:
+        raise ConfigError(f"data.simulated_radii: {name} is already in data.train_radii; list each radius once")
+    n = int(d.simulated_scenes) if not _max(cfg) else min(int(d.simulated_scenes), int(_max(cfg)))
+    if n <= int(d.n_train_per_domain):
+        raise ConfigError(
+            f"data.simulated_scenes={n} leaves no validation scenes after n_train_per_domain={d.n_train_per_domain}"
+        )
+    return make_synthetic_domain(float(radius), n, seed=zlib.crc32(f"simulated:{name}".encode()))
 
 
 def test_sets(cfg: Any) -> dict[str, SceneDataset]:

@@ -44,3 +44,11 @@ def test_sweep_results_subdir_chooses_the_published_folder(tmp_path, monkeypatch
     argv = ["study", "toy_2x2", f"run_root={root}", "grid.seed=[0]", "overrides.total_steps=60"]
     assert main([*argv, "results_subdir=group/toy"]) == 0
     assert (tmp_path / "benchmarks_results" / "group" / "toy" / "summary.md").is_file()
+
+
+def test_study_dry_run_plans_without_running_or_publishing(tmp_path, capsys):
+    root, results = tmp_path / "runs", tmp_path / "results"
+    argv = ["study", "toy_2x2", "--dry-run", f"run_root={root}", f"results={results}"]
+    assert main(argv) == 0
+    assert "4 to run" in capsys.readouterr().out
+    assert not results.exists() and not list(root.rglob("done.json"))

@@ -110,3 +110,27 @@ def test_adapt_after_puts_the_low_shot_curve_in_done_json(tiny_argv, monkeypatch
     done = json.loads((rd / "done.json").read_text())["metrics"]
     assert done == metrics
     assert {"adapt_0.6/ade/b0", "adapt_0.6/ade/b1", "val/ade/all", "test/ade/0.6"} <= set(done)
+
+
+def test_simulated_training_radii_join_the_training_environments(tiny_argv):
+    """``data.simulated_radii``: extra training environments from the ORCA simulator, identical in every run,
+    counted in-distribution at test time and named in the run directory; a radius listed twice is an error."""
+    from causal_priors.errors import ConfigError
+    from forecasting.splits import train_val
+
+    argv = ["model=erm", "data.simulated_radii=[0.2]", "data.simulated_scenes=40", *tiny_argv]
+    argv = [w.replace("data.test_radii=[0.1,0.6]", "data.test_radii=[0.2,0.6]") for w in argv]
+    cfg = build_config(argv)
+    train, val = train_val(cfg)
+    assert train.domain_names == ("0.1", "0.2", "0.3", "0.5")
+    assert (train.domain == 1).sum() == 36 and (val.domain == 1).sum() == 4
+    again, _ = train_val(build_config([*argv, "seed=5"]))
+    assert (again.positions == train.positions).all()
+    metrics = run(cfg)
+    rd = run_dir_for(cfg)
+    assert rd.parts[-3] == "synthetic_sim_0.2"
+    assert metrics["test/ade/id"] == metrics["test/ade/0.2"] and metrics["test/ade/ood"] == metrics["test/ade/0.6"]
+    with pytest.raises(ConfigError, match="already in data.train_radii"):
+        train_val(build_config([*argv, "data.simulated_radii=[0.3]"]))
+    with pytest.raises(ConfigError, match="simulated_scenes"):
+        train_val(build_config([*argv, "data.simulated_scenes=30"]))
