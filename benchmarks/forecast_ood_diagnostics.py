@@ -12,6 +12,10 @@ radius, on the scored test scenes (the first ``--scenes`` after the 64 reference
 - ``best_scale``: the ADE when the predicted deviation from constant velocity is scaled by the best of
   0.8 ... 2.0 (does "more of the same swerve" fix it?); ``scale`` is that factor.
 
+``--style-swap`` (style-conditioned methods): the ADE of each test radius when the style is read from the
+reference scenes of *another* radius -- does the method use the style, and does the style of an unseen radius
+move its predictions beyond those of the nearest training style? Rows go to ``--swap-out``.
+
 Usage (after ``causal-priors study forecast_synthetic``)::
 
     OMP_NUM_THREADS=1 python benchmarks/forecast_ood_diagnostics.py --methods erm causal_motion --seeds 0 1 2
@@ -20,6 +24,7 @@ Usage (after ``causal-priors study forecast_synthetic``)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -67,6 +72,20 @@ def anatomy(pred: np.ndarray, positions: np.ndarray) -> dict[str, float]:
     }
 
 
+def style_swap(model, data: dict, ref_radii: list[float]) -> list[dict[str, float]]:
+    """ADE of each test radius with the style read from the references of every radius in ``ref_radii``."""
+    rows = []
+    for r, (_, batch) in data.items():
+        future = batch.positions[:, :, 8:].numpy()
+        for rr in ref_radii:
+            reference = data[rr][0]
+            relabelled = dataclasses.replace(reference, domain_names=batch.domain_names)
+            with torch.no_grad():
+                pred = model.predict(batch, reference=relabelled).numpy()
+            rows.append({"radius": r, "style_from": rr, "ade": float(np.linalg.norm(pred - future, axis=-1).mean())})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-root", default="runs/forecast_synthetic/synthetic")
@@ -75,13 +94,15 @@ def main() -> None:
     parser.add_argument("--radii", nargs="+", type=float, default=[0.3, 0.5, 0.6, 0.7])
     parser.add_argument("--scenes", type=int, default=2000, help="scored scenes per radius")
     parser.add_argument("--out", default="benchmarks/results/forecasting/forecast_ood_diagnostics.json")
+    parser.add_argument("--style-swap", action="store_true", help="also score with other radii's styles")
+    parser.add_argument("--swap-out", default="benchmarks/results/forecasting/forecast_style_swap.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = {}
     for r in args.radii:
         reference, scored = split_reference(load_synthetic("test", [r]), 64)
         data[r] = (reference.to_batch(), scored.subset(slice(0, args.scenes)).to_batch())
-    rows = []
+    rows, swaps = [], []
     for method in args.methods:
         for seed in args.seeds:
             cfg = OmegaConf.load(Path(args.run_root) / method / f"seed_{seed}" / "config.yaml")
@@ -90,6 +111,8 @@ def main() -> None:
                 with torch.no_grad():
                     pred = model.predict(batch, reference=reference).numpy()
                 rows.append({"method": method, "seed": seed, "radius": r, **anatomy(pred, batch.positions.numpy())})
+            if args.style_swap and cfg.model.name == "causal_motion":
+                swaps += [{"method": method, "seed": seed, **x} for x in style_swap(model, data, args.radii)]
     keys = [k for k in rows[0] if k not in ("method", "seed", "radius")]
     print("| method | r | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
@@ -101,6 +124,23 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))
     print(f"per-run rows: {args.out}")
+    if swaps:
+        print_style_swap(swaps, args.radii)
+        Path(args.swap_out).write_text(json.dumps(swaps, indent=1))
+        print(f"style-swap rows: {args.swap_out}")
+
+
+def print_style_swap(rows: list[dict], radii: list[float]) -> None:
+    """Markdown table: ADE (mean over seeds) of each test radius (rows) scored with each radius' style."""
+    print("\n| method | test r \\ style from | " + " | ".join(f"{r:g}" for r in radii) + " |")
+    print("|---|---|" + "---|" * len(radii))
+    for method in dict.fromkeys(x["method"] for x in rows):
+        for r in radii:
+            cells = [
+                np.mean([x["ade"] for x in rows if (x["method"], x["radius"], x["style_from"]) == (method, r, rr)])
+                for rr in radii
+            ]
+            print(f"| {method} | {r:g} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -40,11 +40,16 @@ def _max(cfg: Any) -> int | None:
     return int(cfg.data.max_scenes) or None
 
 
+def _simulated(cfg: Any) -> list[float]:
+    """``data.simulated_radii`` (absent from the configs saved by runs older than the key: none)."""
+    return list(cfg.data.get("simulated_radii", None) or [])
+
+
 def data_name(cfg: Any) -> str:
     """Run-directory name of the data protocol, e.g. ``synthetic`` or ``eth_ucy_hotel_spurious``."""
     d = cfg.data
     if d.name == "synthetic":
-        sim = "_".join(radius_name(r) for r in sorted(d.simulated_radii))
+        sim = "_".join(radius_name(r) for r in sorted(_simulated(cfg)))
         return f"synthetic_sim_{sim}" if sim else "synthetic"
     return f"eth_ucy_{d.test_scene}" + ("_spurious" if d.spurious_alphas else "")
 
@@ -71,7 +76,7 @@ def train_val(cfg: Any) -> tuple[SceneDataset, SceneDataset]:
     d = cfg.data
     if d.name == "synthetic":
         domains = {r: load_synthetic("val", [r], _root(cfg), _max(cfg)) for r in d.train_radii}
-        domains.update({r: simulated_domain(cfg, r) for r in d.simulated_radii})
+        domains.update({r: simulated_domain(cfg, r) for r in _simulated(cfg)})
         pool = SceneDataset.concat([domains[r] for r in sorted(domains)])
         return split_train_val(pool, int(d.n_train_per_domain), SPLIT_SEED)
     train = load_eth_ucy(d.test_scene, "train", _root(cfg), min_agents=int(d.min_agents), max_scenes=_max(cfg))
@@ -83,7 +88,7 @@ def training_environments(cfg: Any) -> list[str]:
     """Names of the training environments (synthetic: file and simulated radii; ETH/UCY: the other scenes)."""
     d = cfg.data
     if d.name == "synthetic":
-        return [radius_name(r) for r in sorted([*d.train_radii, *d.simulated_radii])]
+        return [radius_name(r) for r in sorted([*d.train_radii, *_simulated(cfg)])]
     return []
 
 

@@ -134,3 +134,11 @@ def test_simulated_training_radii_join_the_training_environments(tiny_argv):
         train_val(build_config([*argv, "data.simulated_radii=[0.3]"]))
     with pytest.raises(ConfigError, match="simulated_scenes"):
         train_val(build_config([*argv, "data.simulated_scenes=30"]))
+
+
+def test_configs_saved_before_simulated_radii_still_name_their_run(tiny_argv):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(build_config(["model=erm", *tiny_argv])))
+    del cfg.data["simulated_radii"]
+    assert run_dir_for(cfg).parts[-3] == "synthetic"
