@@ -11,6 +11,7 @@ The logger is stable-baselines3's, writing TensorBoard (and optionally stdout); 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import re
@@ -112,3 +113,32 @@ def read_curve(path: Path) -> list[dict[str, float]]:
     """Rows of a ``curves.csv`` as floats."""
     with open(path, newline="") as fh:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+
+
+@contextmanager
+def exclusive_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the ``with`` block.
+
+    The lock dies with the process (``flock``), so a killed holder never leaves a stale lock behind.
+
+    Raises:
+        ConfigError: another live process holds it; the message names ``what``, the lock file and its pid.
+    """
+    from causal_priors.errors import ConfigError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise ConfigError(f"{path}: {what} is already running (pid {holder}); wait for it or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from causal_priors.config import flatten, merge, parse_overrides, read_yaml, to_container
 from causal_priors.errors import ConfigError, UserError
-from causal_priors.runs import write_json
+from causal_priors.runs import exclusive_lock, write_json
 from causal_priors.sweep_exec import RunSpec, checkpoint_present, execute_local, execute_ray, result_row
 from configs import CONFIG_ROOT
 
@@ -298,10 +298,11 @@ def run_sweep(cfg: DictConfig, *, dry_run: bool = False, quiet: bool = False) ->
             )
 
     try:
-        if todo and backend == "ray":
-            execute_ray(todo, cfg.resources.num_cpus, cfg.resources.num_gpus, cfg.ray.address, on_result)
-        elif todo:
-            execute_local(todo, min(workers, len(todo)), on_result)
+        with exclusive_lock(root / ".sweep.lock", f"a sweep of experiment '{cfg.experiment}'"):
+            if todo and backend == "ray":
+                execute_ray(todo, cfg.resources.num_cpus, cfg.resources.num_gpus, cfg.ray.address, on_result)
+            elif todo:
+                execute_local(todo, min(workers, len(todo)), on_result)
     except KeyboardInterrupt:  # Ctrl-C / SIGTERM: record what finished, then stop
         _write_summary(cfg, backend, specs, rows, started, root)
         raise

@@ -201,3 +201,20 @@ def test_every_sweep_preset_plans_its_runs(preset, tmp_path):
     from causal_priors.cli import main
 
     assert main(["sweep", preset, "--dry-run", f"run_root={tmp_path}"]) == 0
+
+
+def test_a_second_sweep_on_a_running_experiment_is_refused(tmp_path: Path, capsys) -> None:
+    """Two sweeps of one experiment would run the same runs twice into one folder: the second is refused with
+    a one-line error naming the lock and the holder's pid; the lock is free again once the holder ends."""
+    from causal_priors.cli import main
+    from causal_priors.runs import exclusive_lock
+
+    sweep = write_sweep(tmp_path, overrides={"total_steps": 40})
+    exp = tmp_path / "runs" / "toy"
+    with exclusive_lock(exp / ".sweep.lock", "test holder"):
+        assert main(["sweep", str(sweep)]) == 2
+        err = capsys.readouterr().err
+        assert ".sweep.lock" in err and f"pid {os.getpid()}" in err and err.count("\n") == 1
+        assert not list(exp.rglob("done.json"))
+    assert main(["sweep", str(sweep)]) == 0
+    assert len(list(exp.rglob("done.json"))) == 4
