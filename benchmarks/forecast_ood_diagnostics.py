@@ -15,6 +15,8 @@ radius, on the scored test scenes (the first ``--scenes`` after the 64 reference
 ``--style-swap`` (style-conditioned methods): the ADE of each test radius when the style is read from the
 reference scenes of *another* radius -- does the method use the style, and does the style of an unseen radius
 move its predictions beyond those of the nearest training style? Rows go to ``--swap-out``.
+``--own-batch-style`` adds, per row, ``ade_own_batch_style``: the style of each chunk of 64 scored scenes read from
+those scenes' own complete trajectories (how the causal-motion authors evaluate), to compare with ``ade``.
 
 Usage (after ``causal-priors study forecast_synthetic``)::
 
@@ -86,6 +88,17 @@ def style_swap(model, data: dict, ref_radii: list[float]) -> list[dict[str, floa
     return rows
 
 
+def own_batch_style_ade(model, batch, chunk: int = 64) -> float:
+    """ADE when each chunk of ``chunk`` scored scenes is its own style reference (observed + future)."""
+    preds = []
+    for start in range(0, batch.num_scenes, chunk):
+        part = batch.select(slice(start, start + chunk))
+        with torch.no_grad():
+            preds.append(model.predict(part, reference=part).numpy())
+    future = batch.positions[:, :, 8:].numpy()
+    return float(np.linalg.norm(np.concatenate(preds) - future, axis=-1).mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-root", default="runs/forecast_synthetic/synthetic")
@@ -95,6 +108,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=2000, help="scored scenes per radius")
     parser.add_argument("--out", default="benchmarks/results/forecasting/forecast_ood_diagnostics.json")
     parser.add_argument("--style-swap", action="store_true", help="also score with other radii's styles")
+    parser.add_argument("--own-batch-style", action="store_true", help="also score the authors' way")
     parser.add_argument("--swap-out", default="benchmarks/results/forecasting/forecast_style_swap.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -111,16 +125,18 @@ def main() -> None:
                 with torch.no_grad():
                     pred = model.predict(batch, reference=reference).numpy()
                 rows.append({"method": method, "seed": seed, "radius": r, **anatomy(pred, batch.positions.numpy())})
+                if args.own_batch_style and cfg.model.name == "causal_motion":
+                    rows[-1]["ade_own_batch_style"] = own_batch_style_ade(model, batch)
             if args.style_swap and cfg.model.name == "causal_motion":
                 swaps += [{"method": method, "seed": seed, **x} for x in style_swap(model, data, args.radii)]
-    keys = [k for k in rows[0] if k not in ("method", "seed", "radius")]
+    keys = [k for k in dict.fromkeys(k for x in rows for k in x) if k not in ("method", "seed", "radius")]
     print("| method | r | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for method in args.methods:
         for r in args.radii:
             sel = [x for x in rows if x["method"] == method and x["radius"] == r]
-            means = [np.mean([x[k] for x in sel]) for k in keys]
-            print(f"| {method} | {r} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+            cells = [[x[k] for x in sel if k in x] for k in keys]
+            print(f"| {method} | {r} | " + " | ".join(f"{np.mean(c):.3f}" if c else "-" for c in cells) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(rows, indent=1))
     print(f"per-run rows: {args.out}")
