@@ -29,6 +29,19 @@ def _x_positions(envs: Sequence[str]) -> list[float]:
         return list(range(len(envs)))
 
 
+def _distinct_series(values: Mapping[str, Sequence[float]], base: str = "ade") -> dict[str, Sequence[float]]:
+    """``values`` without all-NaN series and without best-of-K series equal to ``base`` everywhere (a
+    deterministic method's minADE_K is its ADE: one line, not three on top of each other)."""
+    out = {}
+    for metric, ys in values.items():
+        if all(y != y for y in ys):
+            continue
+        if metric != base and base in values and list(ys) == list(values[base]):
+            continue
+        out[metric] = ys
+    return out
+
+
 def plot_error_vs_domain(
     metrics_by_method: Mapping[str, Mapping[str, float]],
     envs: Sequence[str],
@@ -42,10 +55,8 @@ def plot_error_vs_domain(
     styles = {"ade": "-", "min_ade_20": "--", "min_ade_100": ":"}
     for i, (method, m) in enumerate(metrics_by_method.items()):
         color = f"C{i}"
-        for metric in metrics:
-            ys = [m.get(f"{metric}/{e}", float("nan")) for e in envs]
-            if all(y != y for y in ys):
-                continue
+        series = _distinct_series({k: [m.get(f"{k}/{e}", float("nan")) for e in envs] for k in metrics})
+        for metric, ys in series.items():
             ax.plot(xs, ys, styles.get(metric, "-."), marker="o", color=color, label=f"{method} {metric}")
     for e, x in zip(envs, xs, strict=True):
         if e in train_envs:
@@ -74,9 +85,10 @@ def plot_adaptation(
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for i, (method, by_n) in enumerate(curves.items()):
         ns = sorted(by_n)
-        for j, metric in enumerate(metrics):
-            ys = [by_n[n].get(metric, float("nan")) for n in ns]
-            ax.plot(ns, ys, ["-", "--", ":"][j % 3], marker="o", color=f"C{i}", label=f"{method} {metric}")
+        series = _distinct_series({k: [by_n[n].get(k, float("nan")) for n in ns] for k in metrics})
+        for metric, ys in series.items():
+            style = ["-", "--", ":"][list(metrics).index(metric) % 3]
+            ax.plot(ns, ys, style, marker="o", color=f"C{i}", label=f"{method} {metric}")
     ax.set_xlabel("adaptation batches")
     ax.set_ylabel("error (m)")
     if title:

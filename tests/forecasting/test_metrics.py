@@ -108,3 +108,13 @@ def test_environments_sort_by_their_number():
     names = ["eth@alpha=16", "eth@alpha=2", "eth@alpha=64", "eth@alpha=1"]
     assert sorted(names, key=_env_order) == ["eth@alpha=1", "eth@alpha=2", "eth@alpha=16", "eth@alpha=64"]
     assert sorted(["0.7", "hotel", "0.1"], key=_env_order) == ["0.1", "0.7", "hotel"]
+
+
+def test_plots_draw_one_line_for_a_deterministic_methods_best_of_k():
+    from forecasting.plots import _distinct_series
+
+    nan = float("nan")
+    deterministic = {"ade": [0.1, 0.2], "min_ade_20": [0.1, 0.2], "min_ade_100": [0.1, 0.2]}
+    generative = {"ade": [0.3, 0.4], "min_ade_20": [0.1, 0.2], "min_ade_100": [nan, nan]}
+    assert list(_distinct_series(deterministic)) == ["ade"]
+    assert list(_distinct_series(generative)) == ["ade", "min_ade_20"]
