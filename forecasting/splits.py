@@ -30,6 +30,8 @@ from forecasting.data import (
 
 #: the train/val split of the synthetic ``val/`` pool is the same for every run (not the run's seed)
 SPLIT_SEED = 0
+#: the papers' training radii; runs trained on others name theirs in the run folder (``synthetic_train_...``)
+PAPER_TRAIN_RADII = [0.1, 0.3, 0.5]
 
 
 def _root(cfg: Any) -> str | None:
@@ -46,11 +48,15 @@ def _simulated(cfg: Any) -> list[float]:
 
 
 def data_name(cfg: Any) -> str:
-    """Run-directory name of the data protocol, e.g. ``synthetic`` or ``eth_ucy_hotel_spurious``."""
+    """Run-directory name of the data protocol, e.g. ``synthetic`` (the papers' training radii),
+    ``synthetic_train_0.1_0.2_0.3_0.4_0.5``, ``synthetic_sim_0.2_0.4`` or ``eth_ucy_hotel_spurious``."""
     d = cfg.data
     if d.name == "synthetic":
+        name = "synthetic"
+        if sorted(float(r) for r in d.train_radii) != PAPER_TRAIN_RADII:
+            name += "_train_" + "_".join(radius_name(r) for r in sorted(d.train_radii))
         sim = "_".join(radius_name(r) for r in sorted(_simulated(cfg)))
-        return f"synthetic_sim_{sim}" if sim else "synthetic"
+        return f"{name}_sim_{sim}" if sim else name
     return f"eth_ucy_{d.test_scene}" + ("_spurious" if d.spurious_alphas else "")
 
 

@@ -129,6 +129,8 @@ def test_simulated_training_radii_join_the_training_environments(tiny_argv):
     metrics = run(cfg)
     rd = run_dir_for(cfg)
     assert rd.parts[-3] == "synthetic_sim_0.2"
+    other = build_config([*argv, "data.train_radii=[0.5,0.1]"])
+    assert run_dir_for(other).parts[-3] == "synthetic_train_0.1_0.5_sim_0.2"
     assert metrics["test/ade/id"] == metrics["test/ade/0.2"] and metrics["test/ade/ood"] == metrics["test/ade/0.6"]
     with pytest.raises(ConfigError, match="already in data.train_radii"):
         train_val(build_config([*argv, "data.simulated_radii=[0.3]"]))
