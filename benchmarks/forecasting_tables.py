@@ -6,6 +6,7 @@ Reads every finished run (``done.json``) of the three forecasting studies and wr
 1. synthetic protocol, ADE per test radius: deterministic for every method, plus GCRL's minADE_20 / minADE_100;
 2. low-shot adaptation to r = 0.6 (0, 1, 2, 4, 6 batches); the same two tables for the labelled variants
    with more training radii (``forecast_synthetic_dense``, ``forecast_synthetic_sim``) when they have runs;
+   each method's ADE minus ERM's on the same seeds at r = 0.6 / 0.7;
 3. ETH/UCY leave-one-scene-out, ADE / FDE per left-out scene (and GCRL best-of-20);
 4. ETH with the spurious channel, ADE per test alpha;
 5. training time per run.
@@ -45,8 +46,33 @@ def load_runs(folder: Path) -> dict[str, list[dict[str, float]]]:
     """``{"<data>/<method>": [metrics of each seed]}`` of the finished runs under ``folder``."""
     runs: dict[str, list[dict[str, float]]] = defaultdict(list)
     for done in sorted(folder.glob("*/*/seed_*/done.json")):
-        runs[f"{done.parts[-4]}/{done.parts[-3]}"].append(json.loads(done.read_text())["metrics"])
+        metrics = json.loads(done.read_text())["metrics"]
+        runs[f"{done.parts[-4]}/{done.parts[-3]}"].append({**metrics, "seed": int(done.parts[-2].split("_")[1])})
     return runs
+
+
+def paired_section(runs: dict[str, list[dict[str, float]]], data: str = "synthetic") -> list[str]:
+    """Each method's deterministic ADE minus ERM's on the same seeds at the extrapolation radii."""
+    erm = {s["seed"]: s for s in runs.get(f"{data}/erm", [])}
+    rows = []
+    for key in sorted(k for k in runs if k.startswith(f"{data}/") and k != f"{data}/erm"):
+        pairs = [(s, erm[s["seed"]]) for s in runs[key] if s["seed"] in erm]
+        if not pairs:
+            continue
+        row = [f"{key.split('/')[1]} (n={len(pairs)})"]
+        for r in ("0.6", "0.7"):
+            diff = [a[f"test/ade/{r}"] - b[f"test/ade/{r}"] for a, b in pairs]
+            wins = sum(d < 0 for d in diff)
+            row.append(f"{np.mean(diff):+.4f} ± {np.std(diff):.4f} (below ERM on {wins}/{len(diff)} seeds)")
+        rows.append(row)
+    if not rows:
+        return []
+    return [
+        "### Against ERM on the same seeds (deterministic ADE difference, m; negative = better than ERM)",
+        "",
+        table(["method", "r = 0.6", "r = 0.7"], rows),
+        "",
+    ]
 
 
 def cell(values: list[float], digits: int = 3) -> str:
@@ -214,6 +240,7 @@ def main() -> None:
         "`../shared/specs/forecasting.md`. Deterministic = one prediction (posterior mean for GCRL).",
         "",
         *synthetic_section(runs),
+        *paired_section(runs),
         *variants,
         *eth_section(runs),
         *spurious_section(runs),
