@@ -21,7 +21,7 @@ from agents.callbacks import CURVE_FIELDS, RunCallback, evaluate_policy_seeded, 
 from agents.checkpoint import latest_checkpoint, restore_checkpoint_state
 from agents.config import TrainConfig
 from agents.factory import algorithm_kwargs, build_model, load_model, make_vec_env
-from causal_priors.config import ConfigError, flatten, load_config, save_config, to_container
+from causal_priors.config import ConfigError, flatten, load_config, load_saved_config, save_config, to_container
 from causal_priors.runs import CurveWriter, log_hparams, make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
 
@@ -149,10 +149,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
     saved = path / "config.yaml"
     if not saved.is_file():
         raise ConfigError(f"{saved} not found: run= must name a run directory written by 'causal-priors train'")
-    from omegaconf import OmegaConf
-
-    base = flatten(OmegaConf.to_container(OmegaConf.load(saved)))
-    cfg = load_config(TrainConfig, [f"{k}={_yaml_value(v)}" for k, v in base.items()] + overrides)
+    cfg = load_saved_config(TrainConfig, saved, overrides)
     ckpt = latest_checkpoint(path)
     if ckpt is None:
         raise ConfigError(f"{path} has no checkpoint to evaluate")
@@ -172,11 +169,3 @@ def evaluate_main(argv: Sequence[str]) -> int:
     write_json(path / "evaluation.json", result)
     print(json.dumps(result))
     return 0
-
-
-def _yaml_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)

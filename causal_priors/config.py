@@ -168,9 +168,24 @@ def load_config(
         if "experiment" in cfg and not experiment_body.get("experiment"):
             cfg.experiment = Path(experiment_source).stem
 
+    skip = set(groups) | ({"experiment"} if experiment_body else set())
+    return _apply_overrides(cfg, [(k, v) for k, v in overrides if k not in skip])
+
+
+def load_saved_config(schema: type, path: Path, argv: Sequence[str] = ()) -> DictConfig:
+    """The typed config a run saved (``config.yaml``), checked against ``schema``, then ``key=value`` overrides.
+
+    Raises:
+        ConfigError: the file is missing or malformed, holds a key ``schema`` does not know, or an override is bad.
+    """
+    cfg: DictConfig = OmegaConf.structured(schema)
+    OmegaConf.set_struct(cfg, True)
+    cfg = merge(cfg, read_yaml(Path(path)), str(path))
+    return _apply_overrides(cfg, parse_overrides(argv))
+
+
+def _apply_overrides(cfg: DictConfig, overrides: Sequence[tuple[str, str]]) -> DictConfig:
     for key, value in overrides:
-        if key in groups or (key == "experiment" and experiment_body):
-            continue
         try:
             parsed = yaml.safe_load(value) if value != "" else ""
         except yaml.YAMLError:

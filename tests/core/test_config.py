@@ -100,3 +100,19 @@ def test_cli_unknown_env_id_is_a_clear_error(capsys, run_root):
 def test_cli_unknown_command(capsys):
     assert main(["trian"]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_saved_config_round_trips_and_takes_overrides(tmp_path):
+    from causal_priors.config import load_saved_config, save_config, to_container
+
+    cfg = load_config(TrainConfig, ["experiment=hopper_50k", "agent=cip", "seed=3"], groups=("env", "agent"))
+    save_config(cfg, tmp_path / "config.yaml")
+    again = load_saved_config(TrainConfig, tmp_path / "config.yaml")
+    assert to_container(again) == to_container(cfg)
+    shifted = load_saved_config(TrainConfig, tmp_path / "config.yaml", ["env.max_episode_steps=50"])
+    assert shifted.env.max_episode_steps == 50 and shifted.agent.causal.window == cfg.agent.causal.window
+    (tmp_path / "bad.yaml").write_text("agent:\n  nonsense: 1\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_saved_config(TrainConfig, tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        load_saved_config(TrainConfig, tmp_path / "missing.yaml")
