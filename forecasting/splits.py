@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from causal_priors.errors import ConfigError
+from forecasting.config import DataConfig
 from forecasting.data import (
     SceneDataset,
     add_spurious_channel,
@@ -30,8 +31,8 @@ from forecasting.data import (
 
 #: the train/val split of the synthetic ``val/`` pool is the same for every run (not the run's seed)
 SPLIT_SEED = 0
-#: the papers' training radii; runs trained on others name theirs in the run folder (``synthetic_train_...``)
-PAPER_TRAIN_RADII = [0.1, 0.3, 0.5]
+#: the papers' training radii (the config default); runs trained on others name theirs in the run folder
+PAPER_TRAIN_RADII = sorted(DataConfig().train_radii)
 
 
 def _root(cfg: Any) -> str | None:
