@@ -18,12 +18,13 @@ block still sums to ``|S|``; dropped action dims get weight 1 and the remaining 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from causal_priors.runs import atomic_write_text
 
 __all__ = ["FactoredGraph", "cip_weights", "uniform_graph"]
 
@@ -124,10 +125,7 @@ class FactoredGraph:
 
     def save_json(self, path: str | Path) -> None:
         """Write :meth:`to_dict` as JSON, atomically (a temporary file renamed over ``path``)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        os.replace(tmp, path)
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2))
 
     @classmethod
     def load_json(cls, path: str | Path) -> FactoredGraph:
