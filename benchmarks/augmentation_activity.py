@@ -45,11 +45,11 @@ def main() -> None:
         cfg_text = (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else ""
         if "augment: true" not in cfg_text:
             continue  # only runs whose augmentation was switched on
-        task = f"{run.parts[-4]}/{run.parts[-3]}"
+        task = f"{run.parts[-4]}/{run.parts[-3]}/{run.parts[-2]}"  # experiment/env/agent
         by_task.setdefault(task, []).append(
             {"run": str(run), "step": int(path.stem.split("_")[1]), **refit_summary(json.loads(path.read_text()))}
         )
-    print("| experiment/env | refits | state dims | no reward edge (median) | swapped (median, max) | w_a spread |")
+    print("| experiment/env/agent | refits | state dims | no reward edge (med.) | swapped (median, max) | w_a spread |")
     print("|---|---|---|---|---|---|")
     for task, rows in by_task.items():
         sw = [r["swapped"] for r in rows]
