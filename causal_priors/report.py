@@ -12,6 +12,10 @@
 * ``summary.json`` -- those rows plus the per-run scalars and the settings used;
 * ``curves_<task>.png`` -- IQM learning curves with bootstrap bands, one line per method.
 
+Methods whose learning curves are bit-identical on every seed they share (an ablation whose switch had nothing to
+act on, e.g. CIP without augmentation where no dim is ever swapped) are listed in ``summary.md`` and under
+``identical`` in ``summary.json``, so nobody reads a no-op ablation as a replication.
+
 Unfinished runs (no ``done.json``) are left out unless ``include_unfinished=true``.
 """
 
@@ -34,7 +38,7 @@ from causal_priors.results import RunRecord, load_runs
 from causal_priors.runs import atomic_write_text, safe_name, write_json
 from causal_priors.stats import area_under_curve, interval, minmax_normalize
 
-__all__ = ["ReportConfig", "write_report", "report_main", "aggregate"]
+__all__ = ["ReportConfig", "write_report", "report_main", "aggregate", "identical_methods"]
 
 FIELDS = ["kind", "task", "method", "metric", "n", "mean", "std", "iqm", "ci_low", "ci_high"]
 
@@ -110,6 +114,30 @@ def aggregate(runs: Sequence[RunRecord], cfg: ReportConfig) -> list[dict]:
     return rows
 
 
+def identical_methods(runs: Sequence[RunRecord]) -> list[dict]:
+    """Pairs of methods of one task whose learning curves are bit-identical on every seed both ran.
+
+    Returns rows ``{"task", "method", "same_as", "seeds"}`` (``same_as`` sorts before ``method``); a pair needs
+    at least one shared seed, and runs without a curve never match.
+    """
+    by_key = {(r.task, r.method, r.seed): r for r in runs if r.has_curve}
+    tasks = sorted({t for t, _, _ in by_key})
+    rows: list[dict] = []
+    for task in tasks:
+        methods = sorted({m for t, m, _ in by_key if t == task})
+        for i, first in enumerate(methods):
+            for second in methods[i + 1 :]:
+                seeds = sorted(s for t, m, s in by_key if t == task and m == first and (task, second, s) in by_key)
+                same = all(
+                    np.array_equal(by_key[(task, first, s)].steps, by_key[(task, second, s)].steps)
+                    and np.array_equal(by_key[(task, first, s)].values, by_key[(task, second, s)].values)
+                    for s in seeds
+                )
+                if seeds and same:
+                    rows.append({"task": task, "method": second, "same_as": first, "seeds": seeds})
+    return rows
+
+
 def _plot_curves(runs: Sequence[RunRecord], cfg: ReportConfig, out: Path) -> list[Path]:
     """One PNG per task: per method the IQM curve over seeds with its bootstrap band."""
     import matplotlib
@@ -155,7 +183,9 @@ def _ci(row: dict) -> str:
     return f"{_fmt(row['iqm'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
 
 
-def _markdown(rows: list[dict], cfg: ReportConfig, n_used: int, n_left: int, plots: list[Path]) -> str:
+def _markdown(
+    rows: list[dict], cfg: ReportConfig, n_used: int, n_left: int, plots: list[Path], identical: list[dict]
+) -> str:
     pct = f"{cfg.confidence:.0%}"
     lines = [
         f"# Report: {cfg.path}",
@@ -181,6 +211,19 @@ def _markdown(rows: list[dict], cfg: ReportConfig, n_used: int, n_left: int, plo
         lines += [
             "",
             "AUC = area under the learning curve divided by its step span (mean return over training).",
+        ]
+    if identical:
+        lines += [
+            "",
+            "## Identical runs",
+            "",
+            "These methods produced the same learning curve, bit for bit, on "
+            "every seed both ran: their difference never acted.",
+            "",
+        ]
+        lines += ["| task | method | identical to | seeds |", "|---|---|---|---|"]
+        lines += [
+            f"| {r['task']} | {r['method']} | {r['same_as']} | {', '.join(map(str, r['seeds']))} |" for r in identical
         ]
     agg = [r for r in rows if r["kind"] == "normalized_final"]
     if agg:
@@ -217,7 +260,8 @@ def _report(cfg: ReportConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(used, cfg)
     plots = _plot_curves(used, cfg, out)
-    atomic_write_text(out / "summary.md", _markdown(rows, cfg, len(used), len(runs) - len(used), plots))
+    identical = identical_methods(used)
+    atomic_write_text(out / "summary.md", _markdown(rows, cfg, len(used), len(runs) - len(used), plots, identical))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -237,7 +281,7 @@ def _report(cfg: ReportConfig) -> Path:
         for r in used
     ]
     settings = {k: getattr(cfg, k) for k in ReportConfig.__dataclass_fields__}
-    write_json(out / "summary.json", {"settings": settings, "rows": rows, "runs": per_run})
+    write_json(out / "summary.json", {"settings": settings, "rows": rows, "identical": identical, "runs": per_run})
     return out
 
 

@@ -161,3 +161,27 @@ def test_report_cli_and_errors(rl_study: tuple[Path, dict], tmp_path: Path, caps
     (bad / "done.json").write_text("{not json")
     with pytest.raises(DataError, match="done.json"):
         write_report(tmp_path / "bad")
+
+
+def test_bit_identical_methods_are_flagged(tmp_path: Path) -> None:
+    """An ablation whose curves equal another method's on every shared seed is listed; one differing seed is enough
+    to keep a pair off the list."""
+    root = tmp_path / "runs"
+    for seed in range(3):
+        _rl_run(root, "Hopper-v5", "cip", seed, 100.0)
+        _rl_run(root, "Hopper-v5", "sac", seed, 80.0)
+    for seed in range(2):  # a copy of cip on the seeds it ran
+        src = run_dir(root, "exp", "Hopper-v5", "cip", seed)
+        dst = run_dir(root, "exp", "Hopper-v5", "cip_no_augment", seed)
+        dst.mkdir(parents=True)
+        for name in ("curves.csv", "done.json"):
+            (dst / name).write_bytes((src / name).read_bytes())
+    partial = run_dir(root, "exp", "Hopper-v5", "ace", 0)  # equals sac on seed 0 only
+    partial.mkdir(parents=True)
+    for name in ("curves.csv", "done.json"):
+        (partial / name).write_bytes((run_dir(root, "exp", "Hopper-v5", "sac", 0) / name).read_bytes())
+    _rl_run(root, "Hopper-v5", "ace", 1, 90.0)
+    out = write_report(root / "exp", reps=200)
+    identical = json.loads((out / "summary.json").read_text())["identical"]
+    assert identical == [{"task": "Hopper-v5", "method": "cip_no_augment", "same_as": "cip", "seeds": [0, 1]}]
+    assert "| Hopper-v5 | cip_no_augment | cip | 0, 1 |" in (out / "summary.md").read_text()
