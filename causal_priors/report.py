@@ -120,20 +120,20 @@ def identical_methods(runs: Sequence[RunRecord]) -> list[dict]:
     Returns rows ``{"task", "method", "same_as", "seeds"}`` (``same_as`` sorts before ``method``); a pair needs
     at least one shared seed, and runs without a curve never match.
     """
-    by_key = {(r.task, r.method, r.seed): r for r in runs if r.has_curve}
-    tasks = sorted({t for t, _, _ in by_key})
+    curves: dict[str, dict[str, dict[int, RunRecord]]] = defaultdict(lambda: defaultdict(dict))
+    for run in runs:
+        if run.has_curve:
+            curves[run.task][run.method][run.seed] = run
     rows: list[dict] = []
-    for task in tasks:
-        methods = sorted({m for t, m, _ in by_key if t == task})
+    for task, by_method in sorted(curves.items()):
+        methods = sorted(by_method)
         for i, first in enumerate(methods):
             for second in methods[i + 1 :]:
-                seeds = sorted(s for t, m, s in by_key if t == task and m == first and (task, second, s) in by_key)
-                same = all(
-                    np.array_equal(by_key[(task, first, s)].steps, by_key[(task, second, s)].steps)
-                    and np.array_equal(by_key[(task, first, s)].values, by_key[(task, second, s)].values)
-                    for s in seeds
-                )
-                if seeds and same:
+                a, b = by_method[first], by_method[second]
+                seeds = sorted(a.keys() & b.keys())
+                if seeds and all(
+                    np.array_equal(a[s].steps, b[s].steps) and np.array_equal(a[s].values, b[s].values) for s in seeds
+                ):
                     rows.append({"task": task, "method": second, "same_as": first, "seeds": seeds})
     return rows
 
