@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import zlib
 from pathlib import Path
 
@@ -163,6 +164,11 @@ def test_report_cli_and_errors(rl_study: tuple[Path, dict], tmp_path: Path, caps
         write_report(tmp_path / "bad")
 
 
+def _copy_run(root: Path, task: str, method: str, copy_as: str, seed: int) -> None:
+    """Copy one run directory under another method's name (what a no-op ablation produces)."""
+    shutil.copytree(run_dir(root, "exp", task, method, seed), run_dir(root, "exp", task, copy_as, seed))
+
+
 def test_bit_identical_methods_are_flagged(tmp_path: Path) -> None:
     """An ablation whose curves equal another method's on every shared seed is listed; one differing seed is enough
     to keep a pair off the list."""
@@ -171,15 +177,8 @@ def test_bit_identical_methods_are_flagged(tmp_path: Path) -> None:
         _rl_run(root, "Hopper-v5", "cip", seed, 100.0)
         _rl_run(root, "Hopper-v5", "sac", seed, 80.0)
     for seed in range(2):  # a copy of cip on the seeds it ran
-        src = run_dir(root, "exp", "Hopper-v5", "cip", seed)
-        dst = run_dir(root, "exp", "Hopper-v5", "cip_no_augment", seed)
-        dst.mkdir(parents=True)
-        for name in ("curves.csv", "done.json"):
-            (dst / name).write_bytes((src / name).read_bytes())
-    partial = run_dir(root, "exp", "Hopper-v5", "ace", 0)  # equals sac on seed 0 only
-    partial.mkdir(parents=True)
-    for name in ("curves.csv", "done.json"):
-        (partial / name).write_bytes((run_dir(root, "exp", "Hopper-v5", "sac", 0) / name).read_bytes())
+        _copy_run(root, "Hopper-v5", "cip", "cip_no_augment", seed)
+    _copy_run(root, "Hopper-v5", "sac", "ace", 0)  # equals sac on seed 0 only
     _rl_run(root, "Hopper-v5", "ace", 1, 90.0)
     out = write_report(root / "exp", reps=200)
     identical = json.loads((out / "summary.json").read_text())["identical"]
