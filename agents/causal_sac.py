@@ -5,54 +5,56 @@ One algorithm, three flags in ``causal`` (a :class:`agents.config.CausalConfig` 
 * ``entropy``: the causally weighted ``log pi_w = sum_i w_a[i] l_i`` replaces ``log pi`` in the critic
   target, the actor loss and the temperature loss (target entropy ``-|A|`` unchanged);
 * ``augment``: the replay buffer is a :class:`~agents.counterfactual_buffer.CounterfactualReplayBuffer`
-  that swaps reward-irrelevant state dims between transitions at sampling time;
-* ``empowerment``: an inverse-dynamics model (own optimizer) and ``-lambda * E_c(s)`` in the actor loss.
+  (set by this class) whose swap rule is the agent's :class:`~agents.causal_prior.CausalPrior`;
+* ``empowerment``: an inverse-dynamics model q(a | s, s') with its own optimizer; by default its causally
+  weighted log-likelihood is an intrinsic reward in the critic target (``empowerment_form``).
 
-With every flag off the update is SB3's SAC update, operation for operation (same losses, same random
-draws). The graph is refitted by :class:`~agents.causal_refit.CausalRefitCallback`, which :meth:`learn`
-adds itself; before the first fit every weight is 1.
+The :class:`~agents.causal_prior.CausalPrior` (``self.prior``) owns the graph, its refit schedule, the
+weights, the swap rule and their generators; :meth:`train` asks it to refit when due. With every flag off the
+update is SB3's SAC update, operation for operation (same losses, same random draws). Before the first fit
+every weight is 1.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 from stable_baselines3 import SAC
-from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.type_aliases import MaybeCallback, ReplayBufferSamples
+from stable_baselines3.common.logger import Figure
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.utils import polyak_update
 from torch.nn import functional as F
 
 import causal
 from agents.causal_entropy import per_dim_from_dist, weighted_log_prob
-from agents.causal_refit import CausalRefitCallback, first_fit_step
-from agents.config import CausalConfig
-from agents.counterfactual_buffer import CounterfactualReplayBuffer, irrelevant_mask
-from agents.empowerment import InverseDynamics, empowerment, inverse_update, log_likelihood
+from agents.causal_prior import CausalPrior, Refit
+from agents.config import CausalConfig, causal_config
+from agents.counterfactual_buffer import CounterfactualReplayBuffer
+from agents.empowerment import InverseDynamics, empowerment, intrinsic_reward, inverse_update, log_likelihood
+from causal.swap import IRRELEVANCE_RULES, VALIDITY_RULES
 from causal_priors.errors import ConfigError
+from causal_priors.runs import write_json
 
 _INVERSE_SEED_OFFSET = 90_001
-_BUFFER_SEED_OFFSET = 70_001
+EMPOWERMENT_FORMS = ("intrinsic_reward", "entropy_bonus")
 
 
-def _as_dict(cfg: Any) -> dict[str, Any]:
-    if cfg is None:
-        return asdict(CausalConfig())
-    if is_dataclass(cfg):
-        return asdict(cfg)
-    if not isinstance(cfg, dict):
-        from omegaconf import OmegaConf
-
-        cfg = OmegaConf.to_container(cfg, resolve=True)
-    names = {f.name for f in fields(CausalConfig)}
-    unknown = sorted(set(cfg) - names)
-    if unknown:
-        raise ValueError(f"unknown causal config keys {unknown}")
-    return asdict(CausalConfig(**cfg))
+def _check_choices(c: CausalConfig) -> None:
+    choices = {
+        "method": (c.method, causal.METHODS),
+        "weight_scale": (c.weight_scale, causal.WEIGHT_SCALES),
+        "irrelevance": (c.irrelevance, IRRELEVANCE_RULES),
+        "validity": (c.validity, VALIDITY_RULES),
+        "empowerment_form": (c.empowerment_form, EMPOWERMENT_FORMS),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"agent.causal.{key} must be one of {list(allowed)}, got '{value}'")
 
 
 class CausalSAC(SAC):
@@ -60,47 +62,31 @@ class CausalSAC(SAC):
 
     Args:
         causal: the causal settings (a ``CausalConfig``, a dict of its fields, or an OmegaConf node).
-        Remaining arguments: those of :class:`stable_baselines3.SAC`.
+        Remaining arguments: those of :class:`stable_baselines3.SAC`; with ``causal.augment`` the replay buffer
+        class defaults to :class:`CounterfactualReplayBuffer` with ``rho`` from ``causal``.
     """
 
     def __init__(self, *args: Any, causal: Any = None, **kwargs: Any) -> None:
-        self.causal = _as_dict(causal)
+        cfg = causal_config(causal)
+        self.causal = asdict(cfg)
+        if cfg.augment:
+            kwargs.setdefault("replay_buffer_class", CounterfactualReplayBuffer)
+            kwargs["replay_buffer_kwargs"] = {"rho": cfg.rho, **(kwargs.get("replay_buffer_kwargs") or {})}
         super().__init__(*args, **kwargs)
-
-    @classmethod
-    def causal_kwargs(cls, causal_cfg: Any, seed: int | None = None) -> dict[str, Any]:
-        """Constructor kwargs for a causal config: ``causal=`` and, with augmentation, the replay buffer."""
-        cfg = _as_dict(causal_cfg)
-        kwargs: dict[str, Any] = {"causal": cfg}
-        if cfg["augment"]:
-            kwargs["replay_buffer_class"] = CounterfactualReplayBuffer
-            kwargs["replay_buffer_kwargs"] = {"rho": cfg["rho"], "seed": int(seed or 0) + _BUFFER_SEED_OFFSET}
-        return kwargs
-
-    @property
-    def causal_active(self) -> bool:
-        """Whether any causal part is on (otherwise no graph is ever fitted)."""
-        c = self.causal_config
-        return bool(c.entropy or c.augment or c.empowerment)
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        self.causal_config = CausalConfig(**self.causal)
-        c = self.causal_config
-        if c.irrelevance not in ("edges", "weights"):
-            raise ConfigError(f"agent.causal.irrelevance must be 'edges' or 'weights', got '{c.irrelevance}'")
+        self.causal_config = c = CausalConfig(**self.causal)
+        _check_choices(c)
         if (c.entropy or c.empowerment) and self.use_sde:
             raise ConfigError("causal entropy/empowerment need the squashed Gaussian actor (use_sde=False)")
-        if self.causal_active and len(self.observation_space.shape) != 1:
+        if c.any_active and len(self.observation_space.shape) != 1:
             raise ConfigError("the causal parts need flat state observations (not pixels)")
         if c.augment and not isinstance(self.replay_buffer, CounterfactualReplayBuffer):
-            raise ConfigError("causal.augment needs replay_buffer_class=CounterfactualReplayBuffer (causal_kwargs)")
+            raise ConfigError("causal.augment needs a CounterfactualReplayBuffer (replay_buffer_class)")
         obs_dim = int(np.prod(self.observation_space.shape))
         action_dim = int(np.prod(self.action_space.shape))
-        self.set_graph(causal.uniform_graph(obs_dim, action_dim, temperature=c.temperature))
-        self.n_refits = 0
-        never = int(np.iinfo(np.int64).max)
-        self.next_fit_step = first_fit_step(c.window, c.min_samples, self.buffer_size) if self.causal_active else never
+        self.prior = CausalPrior(c, obs_dim, action_dim, self.buffer_size, self.seed, self.device)
         self.inverse_model: InverseDynamics | None = None
         self.inverse_optimizer: th.optim.Optimizer | None = None
         if c.empowerment:
@@ -111,51 +97,68 @@ class CausalSAC(SAC):
                 th.manual_seed(int(self.seed or 0) + _INVERSE_SEED_OFFSET)
                 self.inverse_model = InverseDynamics(obs_dim, action_dim, list(net_arch)).to(self.device)
             self.inverse_optimizer = th.optim.Adam(self.inverse_model.parameters(), lr=c.inverse_lr)
-        self.inverse_generator = th.Generator(device=self.device)
-        self.inverse_generator.manual_seed(int(self.seed or 0) + _INVERSE_SEED_OFFSET)
 
-    def set_graph(self, graph: causal.FactoredGraph) -> np.ndarray:
-        """Use ``graph``: action weights for the losses, the swap mask for the buffer. Returns the mask."""
-        c = self.causal_config
-        self.graph = graph
-        self.w_a = th.as_tensor(np.asarray(graph.w_a), dtype=th.float32, device=self.device)
-        candidates = ~np.asarray(graph.reward_state_edges, dtype=bool) if c.irrelevance == "edges" else None
-        mask = irrelevant_mask(
-            graph.w_s, c.tau_s, c.max_swap_frac, graph.transition_edges, c.coda_validity, candidates=candidates
-        )
-        if graph.method == "uniform":
-            mask[:] = False
-        if isinstance(self.replay_buffer, CounterfactualReplayBuffer):
-            self.replay_buffer.set_swap_mask(mask if c.augment else None)
-        return mask
+    @property
+    def causal_active(self) -> bool:
+        """Whether any causal part is on (otherwise no graph is ever fitted)."""
+        return self.causal_config.any_active
 
-    def learn(
+    # ---- the update -----------------------------------------------------------------------------------------
+
+    def soft_target(
         self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 4,
-        tb_log_name: str = "SAC",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> CausalSAC:
-        """SB3's ``learn`` with the causal refit callback prepended to ``callback``."""
-        if self.causal_active:
-            given = [] if callback is None else (list(callback) if isinstance(callback, list) else [callback])
-            callback = CallbackList([CausalRefitCallback(), *given])
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
+        data: ReplayBufferSamples,
+        ent_coef: th.Tensor,
+        inverse_out: tuple[th.Tensor, th.Tensor] | None = None,
+    ) -> tuple[th.Tensor, dict[str, float]]:
+        """The soft Bellman target ``(batch, 1)`` (with the empowerment reward when that form is on), no gradient.
+
+        Args:
+            data: the sampled batch.
+            ent_coef: the temperature alpha.
+            inverse_out: the inverse model's ``(mean, log_std)`` on ``(s, s')`` of the batch, if already computed.
+        """
+        c = self.causal_config
+        out: dict[str, float] = {}
+        discounts = data.discounts if data.discounts is not None else self.gamma
+        with th.no_grad():
+            next_actions, next_log_prob = self.actor.action_log_prob(data.next_observations)
+            next_log_prob = next_log_prob.reshape(-1, 1)
+            if c.entropy:
+                next_log_prob = weighted_log_prob(
+                    per_dim_from_dist(self.actor.action_dist, next_actions), self.prior.w_a
+                )
+            next_q = th.cat(self.critic_target(data.next_observations, next_actions), dim=1)
+            next_q, _ = th.min(next_q, dim=1, keepdim=True)
+            next_q = next_q - ent_coef * next_log_prob
+            rewards = data.rewards
+            if self._intrinsic_empowerment:
+                if inverse_out is None:
+                    inverse_out = self.inverse_model(data.observations, data.next_observations)
+                mean, log_std = inverse_out
+                bonus, out = intrinsic_reward(
+                    mean.detach(), log_std.detach(), data.actions, self.prior.w_a, data.rewards, c.empowerment_clip
+                )
+                rewards = rewards + c.empowerment_coef * bonus
+                out["train/empowerment_reward"] = float((c.empowerment_coef * bonus).abs().mean())
+            target_q = rewards + (1 - data.dones) * discounts * next_q
+        return target_q, out
+
+    @property
+    def _intrinsic_empowerment(self) -> bool:
+        c = self.causal_config
+        return bool(
+            c.empowerment
+            and c.empowerment_form == "intrinsic_reward"
+            and c.empowerment_coef != 0
+            and self.inverse_model
         )
 
     def _gradient_step(self, data: ReplayBufferSamples, gradient_step: int) -> dict[str, float]:
         """One SAC update with the causal terms switched by the flags; returns its metrics."""
         c = self.causal_config
+        w_a = self.prior.w_a
         out: dict[str, float] = {}
-        discounts = data.discounts if data.discounts is not None else self.gamma
         if self.use_sde:
             self.actor.reset_noise()
 
@@ -163,7 +166,7 @@ class CausalSAC(SAC):
         log_prob = log_prob.reshape(-1, 1)
         log_pi_w = None
         if c.entropy or c.empowerment:
-            log_pi_w = weighted_log_prob(per_dim_from_dist(self.actor.action_dist, actions_pi), self.w_a)
+            log_pi_w = weighted_log_prob(per_dim_from_dist(self.actor.action_dist, actions_pi), w_a)
             if c.entropy:
                 log_prob = log_pi_w
 
@@ -178,16 +181,10 @@ class CausalSAC(SAC):
             ent_coef = self.ent_coef_tensor
         out["train/ent_coef"] = ent_coef.item()
 
-        with th.no_grad():
-            next_actions, next_log_prob = self.actor.action_log_prob(data.next_observations)
-            next_log_prob = next_log_prob.reshape(-1, 1)
-            if c.entropy:
-                next_log_prob = weighted_log_prob(per_dim_from_dist(self.actor.action_dist, next_actions), self.w_a)
-            next_q = th.cat(self.critic_target(data.next_observations, next_actions), dim=1)
-            next_q, _ = th.min(next_q, dim=1, keepdim=True)
-            next_q = next_q - ent_coef * next_log_prob
-            target_q = data.rewards + (1 - data.dones) * discounts * next_q
-
+        # one inverse forward serves the empowerment (reward or bonus, no gradient) and the inverse model's loss
+        inverse_out = self.inverse_model(data.observations, data.next_observations) if self.inverse_model else None
+        target_q, target_metrics = self.soft_target(data, ent_coef, inverse_out)
+        out.update(target_metrics)
         current_q = self.critic(data.observations, data.actions)
         critic_loss = 0.5 * sum(F.mse_loss(q, target_q) for q in current_q)
         out["train/critic_loss"] = critic_loss.item()
@@ -197,24 +194,22 @@ class CausalSAC(SAC):
 
         q_pi = th.cat(self.critic(data.observations, actions_pi), dim=1)
         min_q_pi, _ = th.min(q_pi, dim=1, keepdim=True)
-        if c.empowerment and self.inverse_model is not None:
-            # one inverse forward serves the empowerment estimate (detached) and the inverse model's loss
-            inv_mean, inv_log_std = self.inverse_model(data.observations, data.next_observations)
-            emp = empowerment(log_pi_w, inv_mean, inv_log_std, self.w_a, self.inverse_generator)
+        actor_loss = ent_coef * log_prob - min_q_pi
+        if c.empowerment and c.empowerment_form == "entropy_bonus" and inverse_out is not None:
+            emp = empowerment(log_pi_w, *inverse_out, w_a, self.prior.noise_generator)
             out["train/empowerment"] = emp.mean().item()
-            actor_loss = (ent_coef * log_prob - min_q_pi - c.empowerment_coef * emp).mean()
-        else:
-            actor_loss = (ent_coef * log_prob - min_q_pi).mean()
+            actor_loss = actor_loss - c.empowerment_coef * emp
+        actor_loss = actor_loss.mean()
         out["train/actor_loss"] = actor_loss.item()
         self.actor.optimizer.zero_grad()
         actor_loss.backward()
         self.actor.optimizer.step()
 
-        if c.empowerment and self.inverse_optimizer is not None:
+        if inverse_out is not None and self.inverse_optimizer is not None:
             n_cf = getattr(self.replay_buffer, "last_n_counterfactual", 0)  # counterfactual rows come first
             if n_cf < len(data.actions):
                 real = slice(n_cf, None)
-                log_lik = log_likelihood(inv_mean[real], inv_log_std[real], data.actions[real])
+                log_lik = log_likelihood(inverse_out[0][real], inverse_out[1][real], data.actions[real])
                 out.update(inverse_update(self.inverse_optimizer, log_lik))
 
         if gradient_step % self.target_update_interval == 0:
@@ -223,7 +218,16 @@ class CausalSAC(SAC):
         return out
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
-        """``gradient_steps`` updates on replay batches; the one place that records ``train/`` metrics."""
+        """Refit the causal prior when due, then ``gradient_steps`` updates on replay batches; the one place that
+        records ``train/``, ``causal/`` and ``augment/`` metrics."""
+        if self.causal_active:
+            self._log_refit(self.prior.maybe_refit(self.num_timesteps, self.replay_buffer))
+        if (
+            isinstance(self.replay_buffer, CounterfactualReplayBuffer)
+            and self.replay_buffer.swap_rule is not self.prior
+        ):
+            self.replay_buffer.set_swap_rule(self.prior)  # after a buffer is loaded, too
+
         self.policy.set_training_mode(True)
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
@@ -244,32 +248,37 @@ class CausalSAC(SAC):
             for key, value in self.replay_buffer.pop_stats().items():
                 self.logger.record(key, value)
 
+    def _log_refit(self, refit: Refit | None, log_figure: bool = True) -> None:
+        """Scalars, a picture of the graph, and ``<log dir>/causal_graphs/step_<n>.json`` (diagnostics)."""
+        if refit is None:
+            return
+        for key, value in refit.metrics.items():
+            self.logger.record(key, value)
+        if log_figure:
+            from causal import plots
+
+            figure = Figure(plots.plot_graph(refit.graph), close=True)
+            self.logger.record("causal/graph", figure, exclude=("stdout", "log", "json", "csv"))
+        folder = self.logger.get_dir()
+        if folder:
+            data = refit.graph.to_dict()
+            data["swap_candidates"] = [int(i) for i in np.flatnonzero(refit.candidates)]
+            data["validity"] = self.causal_config.validity_rule
+            data.update({k: v for k, v in refit.metrics.items() if k.startswith("augment/local")})
+            write_json(Path(folder) / "causal_graphs" / f"step_{self.num_timesteps}.json", data)
+
+    # ---- checkpoints ----------------------------------------------------------------------------------------
+
     def extra_state(self) -> dict[str, Any]:
-        """Causal state outside SB3's archive: graph, refit schedule, the empowerment noise generator."""
-        return {
-            "graph": self.graph.to_dict(),
-            "n_refits": int(self.n_refits),
-            "next_fit_step": int(self.next_fit_step),
-            "inverse_generator": self.inverse_generator.get_state(),
-        }
+        """Causal state outside SB3's parameters: the prior's ``state_dict()`` (tensors and plain data only)."""
+        return self.prior.state_dict()
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`extra_state` (call after the replay buffer is loaded)."""
-        self.set_graph(causal.FactoredGraph.from_dict(state["graph"]))
-        self.n_refits = int(state["n_refits"])
-        self.next_fit_step = int(state["next_fit_step"])
-        self.inverse_generator.set_state(state["inverse_generator"])
+        self.prior.load_state_dict(state)
 
     def _excluded_save_params(self) -> list[str]:
-        return [
-            *super()._excluded_save_params(),
-            "causal_config",
-            "graph",
-            "w_a",
-            "inverse_generator",
-            "n_refits",
-            "next_fit_step",
-        ]
+        return [*super()._excluded_save_params(), "causal_config", "prior"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any
 
 from envs.config import EnvConfig
 
@@ -16,7 +17,7 @@ class CausalConfig:
     augment: bool = False
     """Counterfactual data augmentation: swap reward-irrelevant state dims between sampled transitions."""
     empowerment: bool = False
-    """Causal empowerment bonus from an inverse-dynamics model in the actor loss."""
+    """Causal empowerment from an inverse-dynamics model q(a | s, s') (form: ``empowerment_form``)."""
     method: str = "direct_lingam"
     """Causal discovery method: ``direct_lingam`` or ``regression`` (cheap baseline)."""
     window: int = 10_000
@@ -25,27 +26,73 @@ class CausalConfig:
     """Refit the graph every this-many env steps (first fit once ``window`` transitions exist)."""
     min_samples: int = 1_000
     """Do not fit before this many transitions exist (then fit on all available up to ``window``)."""
-    temperature: float = 1.0
-    """Softmax temperature T of the weights w = n * softmax(|b| / T)."""
+    temperature: float = 0.5
+    """Softmax temperature T of the weights w = n * softmax(x / T); x is set by ``weight_scale``."""
+    weight_scale: str = "relative"
+    """``relative``: x = |b| / max |b| per block, so T alone sets the spread (w_max / w_min <= exp(1/T)) on any
+    reward scale; ``absolute``: the spec's x = |b| (nearly flat at T = 1 on standardised data; old results)."""
     transition_graph: bool = True
-    """Also fit the (state, action) -> next-state graph (for the CoDA validity check)."""
+    """Also fit the (state, action) -> next-state graph (the global validity rule and diagnostics)."""
     irrelevance: str = "edges"
     """Which state dims are reward-irrelevant (augmentation candidates): ``edges`` — no ``s_j -> r`` edge survives
-    the adaptive-lasso pruning (independent of T); ``weights`` — the spec's ``w_s < tau_s``. Default ``edges``:
-    on standardised data the coefficients are small (|b| < 1), so at T = 1 every weight stays near 1 and the
-    weight rule finds nothing (measured on HalfCheetah and Reacher)."""
+    the adaptive-lasso pruning (independent of T); ``weights`` — the spec's ``w_s < tau_s``."""
     tau_s: float = 0.5
     """With ``irrelevance=weights``: state dims with w_s below this are reward-irrelevant."""
     max_swap_frac: float = 0.5
     """At most this fraction of the state dims is swapped."""
     rho: float = 0.5
     """Fraction of each training batch that is counterfactual."""
+    validity: str = "local"
+    """When a candidate dim may be swapped: ``local`` — per transition, locally independent of the action and of
+    controllable dims at both transitions (Jacobian of a learned dynamics model); ``global`` — the one fitted
+    transition graph (no action path); ``none`` — always (a probe)."""
     coda_validity: bool = True
-    """Only swap dims whose next-state parents are themselves irrelevant or uncontrollable."""
-    empowerment_coef: float = 0.01
-    """lambda: weight of the causal empowerment term in the actor loss (0 turns it off)."""
+    """Deprecated switch of the first release: ``false`` means ``validity=none`` (kept so old runs load)."""
+    local_threshold: float = 0.3
+    """Local rule: a Jacobian entry of the dynamics model (standardised units) is a local edge when it exceeds this
+    fraction of the typical action effect on the most action-driven dim (see ``agents.local_validity``)."""
+    dynamics_steps: int = 1_000
+    """Local rule: Adam steps (batch 256) that fit the dynamics model from scratch at each refit."""
+    dynamics_net_arch: list[int] = field(default_factory=lambda: [128, 128])
+    """Local rule: hidden layers of the dynamics model f(s, a) -> s' - s."""
+    empowerment_form: str = "intrinsic_reward"
+    """``intrinsic_reward`` (spec section 3): r + lambda * bonus in the critic target, the bonus being the causally
+    weighted log q(a | s, s') of the inverse model, standardised per batch, clipped to +-``empowerment_clip`` and
+    scaled by the batch's reward std; ``entropy_bonus``: the first release's -lambda * E_c(s) in the actor loss
+    (acts like extra entropy; kept to reproduce old results)."""
+    empowerment_coef: float = 0.1
+    """lambda: weight of the empowerment term (0 turns it off; the entropy-bonus form used 0.01)."""
+    empowerment_clip: float = 3.0
+    """Intrinsic form: clip of the standardised bonus (in batch standard deviations)."""
     inverse_lr: float = 3e-4
     """Learning rate of the inverse-dynamics model's own Adam optimizer."""
+
+    @property
+    def any_active(self) -> bool:
+        """Whether any causal part is on (otherwise the agent is plain SAC and no graph is ever fitted)."""
+        return bool(self.entropy or self.augment or self.empowerment)
+
+    @property
+    def validity_rule(self) -> str:
+        """The effective validity rule (``coda_validity=false`` of old configs means ``none``)."""
+        return self.validity if self.coda_validity else "none"
+
+
+def causal_config(cfg: Any) -> CausalConfig:
+    """A :class:`CausalConfig` from a dataclass, a dict of its fields or an OmegaConf node (``None``: all off)."""
+    if cfg is None:
+        return CausalConfig()
+    if is_dataclass(cfg):
+        return CausalConfig(**asdict(cfg))
+    if not isinstance(cfg, dict):
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    names = {f.name for f in fields(CausalConfig)}
+    unknown = sorted(set(cfg) - names)
+    if unknown:
+        raise ValueError(f"unknown causal config keys {unknown}")
+    return CausalConfig(**cfg)
 
 
 @dataclass

@@ -1,20 +1,19 @@
 """Counterfactual data augmentation (CIP/CoDA) as an SB3 replay buffer.
 
-At sampling time a ``rho`` fraction of each batch becomes counterfactual: for such a transition the
-reward-irrelevant state dims ``I`` of ``s`` and ``s'`` are replaced by those of a random partner
-transition, while ``a``, ``r`` and ``done`` stay. Stored data is never written. Before a mask is set
-(no graph fitted yet) the buffer samples exactly like SB3's :class:`ReplayBuffer`.
+At sampling time a ``rho`` fraction of each batch becomes counterfactual: for such a transition some state
+dims of ``s`` and ``s'`` are replaced by those of a partner transition, while ``a``, ``r`` and ``done`` stay.
+Which partner and which dims is the swap rule's decision (a :class:`SwapRule`, in practice the agent's
+:class:`agents.causal_prior.CausalPrior`); the buffer only applies it. Stored data is never written. Without
+a rule, or while the rule has nothing to swap, the buffer samples exactly like SB3's :class:`ReplayBuffer`.
 
-Layout of a sampled batch: the first ``last_n_counterfactual`` rows are counterfactual, the rest are
-real (the batch indices are i.i.d., so putting them first changes nothing in distribution).
-
-Randomness: batch indices come from numpy's global RNG as in SB3; partners come from the buffer's own
-``np.random.Generator``, pickled with the buffer, so a resumed run draws the same partners.
+Layout of a sampled batch: the first ``last_n_counterfactual`` rows are counterfactual, the rest are real
+(the batch indices are i.i.d., so putting them first changes nothing in distribution). Batch indices come
+from numpy's global RNG as in SB3; partners from the rule's own generator.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from gymnasium import spaces
@@ -23,72 +22,24 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
 
-def controllable_dims(transition_edges: np.ndarray, state_dim: int) -> np.ndarray:
-    """State dims reachable from an action in the transition graph (``|S| x (|S|+|A|)`` parent pattern)."""
-    edges = np.asarray(transition_edges, dtype=bool)
-    controllable = edges[:, state_dim:].any(axis=1)
-    while True:
-        grown = controllable | (edges[:, :state_dim] & controllable[None, :]).any(axis=1)
-        if (grown == controllable).all():
-            return controllable
-        controllable = grown
+class SwapRule(Protocol):
+    """What the buffer asks at sampling time."""
 
+    @property
+    def swaps_possible(self) -> bool:
+        """Whether any dim may be swapped at all now."""
 
-def coda_valid(mask: np.ndarray, transition_edges: np.ndarray) -> np.ndarray:
-    """Shrink ``mask`` until every swapped dim has no action parent and only state parents that are
-    swapped too or uncontrollable (spec section 2, the CoDA validity condition); a fixpoint."""
-    n = mask.size
-    edges = np.asarray(transition_edges, dtype=bool)
-    state_parents, action_parents = edges[:, :n], edges[:, n:].any(axis=1)
-    controllable = controllable_dims(edges, n)
-    mask = mask.copy()
-    while mask.any():
-        offending = (state_parents & ~mask[None, :] & controllable[None, :]).any(axis=1) | action_parents
-        bad = mask & offending
-        if not bad.any():
-            break
-        mask &= ~bad
-    return mask
-
-
-def irrelevant_mask(
-    w_s: np.ndarray,
-    tau_s: float,
-    max_swap_frac: float,
-    transition_edges: np.ndarray | None = None,
-    coda_validity: bool = True,
-    candidates: np.ndarray | None = None,
-) -> np.ndarray:
-    """Boolean mask of the state dims to swap.
-
-    1. Candidates: ``candidates`` when given (e.g. dims without a reward edge), else ``w_s[j] < tau_s``
-       (below half the uniform weight by default).
-    2. CoDA validity (when ``coda_validity`` and ``transition_edges`` are given): see :func:`coda_valid`.
-    3. Cap: the lowest-weight ``floor(max_swap_frac * |S|)`` dims, then validity again (the cap can remove
-       a swapped parent of a kept candidate).
-    """
-    w_s = np.asarray(w_s, dtype=np.float64)
-    n = w_s.size
-    check = coda_validity and transition_edges is not None
-    mask = (w_s < tau_s) if candidates is None else np.asarray(candidates, dtype=bool).copy()
-    if check:
-        mask = coda_valid(mask, transition_edges)
-    cap = int(np.floor(max_swap_frac * n))
-    if mask.sum() > cap:
-        keep = [int(j) for j in np.argsort(w_s, kind="stable") if mask[j]][:cap]
-        mask = np.zeros(n, dtype=bool)
-        mask[keep] = True
-        if check:
-            mask = coda_valid(mask, transition_edges)
-    return mask
+    def plan_swaps(
+        self, rows: np.ndarray, row_envs: np.ndarray, upper: int, n_envs: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Partner slots and envs for ``rows``, and the ``(len(rows), |S|)`` boolean mask of dims to swap."""
 
 
 class CounterfactualReplayBuffer(ReplayBuffer):
-    """SB3 replay buffer that swaps reward-irrelevant state dims between sampled transitions.
+    """SB3 replay buffer that swaps state dims between sampled transitions as its :class:`SwapRule` says.
 
     Args:
-        rho: fraction of each batch made counterfactual (once a mask is set).
-        seed: seed of the buffer's own generator (partners).
+        rho: fraction of each batch made counterfactual (while the rule can swap something).
         Remaining arguments: those of :class:`stable_baselines3.common.buffers.ReplayBuffer`.
     """
 
@@ -102,7 +53,6 @@ class CounterfactualReplayBuffer(ReplayBuffer):
         optimize_memory_usage: bool = False,
         handle_timeout_termination: bool = True,
         rho: float = 0.5,
-        seed: int = 0,
     ) -> None:
         if optimize_memory_usage:
             raise ValueError("CounterfactualReplayBuffer does not support optimize_memory_usage")
@@ -118,43 +68,51 @@ class CounterfactualReplayBuffer(ReplayBuffer):
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"rho must be in [0, 1], got {rho}")
         self.rho = float(rho)
-        self.rng = np.random.default_rng(seed)
-        self.swap_mask: np.ndarray | None = None
+        self.swap_rule: SwapRule | None = None
         self.last_n_counterfactual = 0
-        self.stats = {"sampled": 0, "counterfactual": 0}
+        self._reset_stats()
 
-    def set_swap_mask(self, mask: np.ndarray | None) -> None:
-        """Set the state dims to swap (``None`` or all-False turns augmentation off)."""
-        if mask is not None:
-            mask = np.asarray(mask, dtype=bool).copy()
-            if mask.shape != (self.obs_shape[-1],):
-                raise ValueError(f"swap mask must have shape ({self.obs_shape[-1]},), got {mask.shape}")
-            if not mask.any():
-                mask = None
-        self.swap_mask = mask
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["swap_rule"] = None  # the rule belongs to the agent; it is linked again after loading
+        return state
+
+    def set_swap_rule(self, rule: SwapRule | None) -> None:
+        """Use ``rule`` at sampling time (``None`` turns augmentation off)."""
+        self.swap_rule = rule
+
+    def _reset_stats(self) -> None:
+        self.stats = {"sampled": 0, "counterfactual": 0, "changed_rows": 0, "swapped_dims": 0}
 
     def pop_stats(self) -> dict[str, float]:
-        """``augment/fraction`` (counterfactual share of the transitions sampled since the last call)."""
-        sampled, counterfactual = self.stats["sampled"], self.stats["counterfactual"]
-        self.stats = {"sampled": 0, "counterfactual": 0}
-        return {"augment/fraction": counterfactual / sampled if sampled else 0.0}
+        """Augmentation activity since the last call: ``augment/fraction`` (counterfactual share of the sampled
+        rows), ``augment/changed_fraction`` (share of counterfactual rows where some dim was swapped) and
+        ``augment/swapped_dims`` (mean swapped dims per counterfactual row)."""
+        s = self.stats
+        self._reset_stats()
+        cf = s["counterfactual"]
+        return {
+            "augment/fraction": cf / s["sampled"] if s["sampled"] else 0.0,
+            "augment/changed_fraction": s["changed_rows"] / cf if cf else 0.0,
+            "augment/swapped_dims": s["swapped_dims"] / cf if cf else 0.0,
+        }
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> ReplayBufferSamples:
         env_indices = np.random.randint(0, high=self.n_envs, size=(len(batch_inds),))
         obs = self.observations[batch_inds, env_indices, :]
         next_obs = self.next_observations[batch_inds, env_indices, :]
         n_cf = 0
-        if self.swap_mask is not None:
+        rule = self.swap_rule
+        if rule is not None and rule.swaps_possible:
             n_cf = int(round(self.rho * len(batch_inds)))
         if n_cf > 0:
             upper = self.buffer_size if self.full else self.pos
-            partners = self.rng.integers(0, upper, size=n_cf)
-            partner_envs = self.rng.integers(0, self.n_envs, size=n_cf)
-            dims = np.flatnonzero(self.swap_mask)
-            rows = np.arange(n_cf)[:, None]
+            partners, partner_envs, mask = rule.plan_swaps(batch_inds[:n_cf], env_indices[:n_cf], upper, self.n_envs)
             # fancy indexing above already copied: these writes never touch the stored arrays
-            obs[rows, dims] = self.observations[partners, partner_envs][:, dims]
-            next_obs[rows, dims] = self.next_observations[partners, partner_envs][:, dims]
+            obs[:n_cf] = np.where(mask, self.observations[partners, partner_envs], obs[:n_cf])
+            next_obs[:n_cf] = np.where(mask, self.next_observations[partners, partner_envs], next_obs[:n_cf])
+            self.stats["changed_rows"] += int(mask.any(axis=1).sum())
+            self.stats["swapped_dims"] += int(mask.sum())
         self.last_n_counterfactual = n_cf
         self.stats["sampled"] += len(batch_inds)
         self.stats["counterfactual"] += n_cf

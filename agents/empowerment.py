@@ -1,15 +1,19 @@
-"""Causal empowerment (CIP): an inverse-dynamics model q_phi(a | s, s') and the empowerment estimate.
+"""Causal empowerment (CIP, spec section 3): an inverse-dynamics model q_phi(a | s, s') and its two uses.
 
-``E_c(s) = H_c(pi(.|s)) - E_{s'}[H_c(q_phi(.|s, s'))]``: the part of the action's causally weighted
-uncertainty that the outcome resolves, a lower bound on ``I(A; S' | S)`` with the causal weights ``w_a``.
-The inverse model is a tanh-squashed diagonal Gaussian (the actor's shape) trained by maximum likelihood
-on real replay transitions with its *own* Adam optimizer.
+Empowerment is the channel capacity ``I(A; S' | S)``; the Barber-Agakov bound gives
+``I >= E[log q_phi(a | s, s') - log pi(a | s)]``, causally weighted per action dim:
+``sum_i w_a[i] (log q_i(a_i | s, s') - l_i(a | s))``. The inverse model is a tanh-squashed diagonal Gaussian (the
+actor's shape) trained by maximum likelihood on real replay transitions with its *own* Adam optimizer.
 
-Gradient path: ``s'`` comes from the replay buffer, not from the current policy, so the inverse-entropy
-term ``H_c(q_phi(.|s, s'))`` does not depend on the policy's parameters. In the actor loss
-``alpha * log pi_w - min Q - lambda * E_c`` the empowerment term therefore moves the policy only through
-``H_c(pi)``; the inverse term is computed without gradient and shifts the loss value (and the logged
-empowerment) only.
+Two forms (``causal.empowerment_form``):
+
+* ``intrinsic_reward`` (default): the ``-log pi_w`` half is the causal entropy, already in the soft value; the
+  ``log q`` half enters the critic target as an intrinsic reward (:func:`intrinsic_reward`), computed without
+  gradient from the current inverse model on each sampled transition. The critic then values actions whose
+  outcomes reveal them, and the actor follows Q.
+* ``entropy_bonus`` (the first release): ``-lambda * E_c(s)`` in the actor loss with
+  ``E_c(s) = H_c(pi(.|s)) - H_c(q_phi(.|s, s'))``. With ``s'`` from replay the inverse term does not depend on the
+  policy, so its actor gradient is that of ``lambda * H_c(pi)``: an entropy bonus (:func:`empowerment`).
 """
 
 from __future__ import annotations
@@ -60,11 +64,42 @@ class InverseDynamics(nn.Module):
         return causal_entropy(*self(obs, next_obs), w_a, generator)
 
 
-def log_likelihood(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> th.Tensor:
-    """Log-density ``(batch, 1)`` of actions in ``[-1, 1]`` under the tanh-squashed Gaussian ``(mean, log_std)``."""
+def per_dim_log_likelihood(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """``log q_i(a_i | s, s')`` per action dim, ``(batch, |A|)``, for actions in ``[-1, 1]``."""
     bound = 1.0 - th.finfo(actions.dtype).eps
     u = th.atanh(actions.clamp(-bound, bound))
-    return squashed_gaussian_per_dim(u, mean, log_std).sum(dim=1, keepdim=True)
+    return squashed_gaussian_per_dim(u, mean, log_std)
+
+
+def log_likelihood(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """Log-density ``(batch, 1)`` of actions in ``[-1, 1]`` under the tanh-squashed Gaussian ``(mean, log_std)``."""
+    return per_dim_log_likelihood(mean, log_std, actions).sum(dim=1, keepdim=True)
+
+
+def intrinsic_reward(
+    mean: th.Tensor,
+    log_std: th.Tensor,
+    actions: th.Tensor,
+    w_a: th.Tensor | None,
+    rewards: th.Tensor,
+    clip: float,
+) -> tuple[th.Tensor, dict[str, float]]:
+    """The empowerment bonus ``(batch, 1)`` added (times lambda) to the reward in the critic target.
+
+    ``sum_i w_a[i] log q_i(a_i | s, s')`` of the stored action under the inverse model, standardised over the
+    batch, clipped to ``+-clip`` and multiplied by the batch's reward standard deviation, so that lambda is a
+    fraction of the reward's spread on any reward scale (a constant reward gives no bonus). No gradient.
+
+    Returns:
+        The bonus and its activity: ``train/empowerment_log_q`` (mean weighted log-likelihood) and
+        ``train/empowerment_bonus_std`` (the bonus's spread before lambda).
+    """
+    with th.no_grad():
+        per_dim = per_dim_log_likelihood(mean, log_std, actions)
+        raw = weighted_log_prob(per_dim, w_a)
+        z = (raw - raw.mean()) / raw.std().clamp_min(1e-6) if len(raw) > 1 else th.zeros_like(raw)
+        bonus = z.clamp(-clip, clip) * (rewards.std() if len(rewards) > 1 else th.zeros(()))
+    return bonus, {"train/empowerment_log_q": float(raw.mean()), "train/empowerment_bonus_std": float(bonus.std())}
 
 
 def causal_entropy(

@@ -11,7 +11,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
-from agents.config import AgentConfig, TrainConfig
+from agents.config import AgentConfig, TrainConfig, causal_config
 
 
 def make_vec_env(cfg: TrainConfig, seed: int) -> VecEnv:
@@ -21,8 +21,7 @@ def make_vec_env(cfg: TrainConfig, seed: int) -> VecEnv:
 
 def algorithm_class(agent: AgentConfig) -> type[OffPolicyAlgorithm]:
     """The algorithm class for an agent config: plain SAC when every causal part is off."""
-    causal = agent.causal
-    if causal.entropy or causal.augment or causal.empowerment:
+    if causal_config(agent.causal).any_active:
         from agents.causal_sac import CausalSAC
 
         return CausalSAC
@@ -51,9 +50,8 @@ def algorithm_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         device=cfg.device,
         verbose=0,
     )
-    cls = algorithm_class(a)
-    if cls is not SAC:
-        kwargs.update(cls.causal_kwargs(a.causal, seed=cfg.seed))
+    if algorithm_class(a) is not SAC:
+        kwargs["causal"] = causal_config(a.causal)
     return kwargs
 
 

@@ -67,7 +67,7 @@ def build(args: argparse.Namespace, causal: CausalConfig | None) -> SAC:
     if causal is None:
         model: SAC = SAC("MlpPolicy", env, **kwargs)
     else:
-        model = CausalSAC("MlpPolicy", env, **kwargs, **CausalSAC.causal_kwargs(causal, seed=args.seed))
+        model = CausalSAC("MlpPolicy", env, causal=causal, **kwargs)
     model.set_logger(configure(None, []))
     return model
 

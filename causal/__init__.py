@@ -9,12 +9,16 @@ Pure numpy (matplotlib only in :mod:`causal.plots`, imported on demand). Main en
 """
 
 from causal.discovery import METHODS, fit_factored_graph, ols_t_test
-from causal.graph import FactoredGraph, cip_weights, uniform_graph
+from causal.graph import DEFAULT_TEMPERATURE, WEIGHT_SCALES, FactoredGraph, cip_weights, max_over_min, uniform_graph
 from causal.lasso import adaptive_lasso_bic, lars_lasso_path, moments
 from causal.lingam import LingamResult, causal_order, direct_lingam, estimate_adjacency, make_prior_knowledge
+from causal.swap import swap_candidates
 
 __all__ = [
+    "DEFAULT_TEMPERATURE",
     "METHODS",
+    "WEIGHT_SCALES",
+    "max_over_min",
     "FactoredGraph",
     "LingamResult",
     "adaptive_lasso_bic",
@@ -27,5 +31,6 @@ __all__ = [
     "make_prior_knowledge",
     "moments",
     "ols_t_test",
+    "swap_candidates",
     "uniform_graph",
 ]

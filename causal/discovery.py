@@ -23,10 +23,9 @@ import warnings
 
 import numpy as np
 
-from causal.graph import FactoredGraph, cip_weights
+from causal.graph import DEFAULT_TEMPERATURE, WEIGHT_SCALES, FactoredGraph, cip_weights
 from causal.lasso import Moments, adaptive_lasso_bic, moments
 from causal.lingam import direct_lingam, make_prior_knowledge
-from causal_priors.errors import UserError
 
 __all__ = ["METHODS", "fit_factored_graph", "ols_t_test"]
 
@@ -40,9 +39,9 @@ def _as_2d(name: str, x: np.ndarray, n: int | None) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise UserError(f"fit_factored_graph: '{name}' must be a 1-D or 2-D array, got shape {arr.shape}")
+        raise ValueError(f"fit_factored_graph: '{name}' must be a 1-D or 2-D array, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
-        raise UserError(f"fit_factored_graph: '{name}' has {arr.shape[0]} rows, expected {n} (one per transition)")
+        raise ValueError(f"fit_factored_graph: '{name}' has {arr.shape[0]} rows, expected {n} (one per transition)")
     return arr
 
 
@@ -96,7 +95,8 @@ def fit_factored_graph(
     next_states: np.ndarray | None = None,
     *,
     method: str = "direct_lingam",
-    temperature: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
+    weight_scale: str = "relative",
     seed: int = 0,
     transition: bool = True,
     max_samples: int | None = None,
@@ -113,6 +113,7 @@ def fit_factored_graph(
         method: ``"direct_lingam"`` (reward as a sink, adaptive-lasso/BIC pruning) or ``"regression"``
             (OLS with a t-test threshold; same interface, much cheaper, no causal order among inputs).
         temperature: softmax temperature ``T`` of the weights.
+        weight_scale: ``relative`` (|b| over the block's largest |b|) or ``absolute`` (see :mod:`causal.graph`).
         seed: picks the subsample when ``max_samples`` is set (the fit itself is deterministic).
         transition: also fit the transition block (``|S|`` regressions); False skips it.
         max_samples: use at most this many (randomly chosen) transitions.
@@ -123,27 +124,29 @@ def fit_factored_graph(
         The fitted :class:`FactoredGraph` (coefficients on standardised variables).
 
     Raises:
-        UserError: malformed shapes, unknown method, or fewer than ``d + 2`` finite transitions.
+        ValueError: malformed shapes, unknown method, or fewer than ``d + 2`` finite transitions.
     """
     t0 = time.perf_counter()
     if method not in METHODS:
-        raise UserError(f"fit_factored_graph: unknown method '{method}' (expected one of {list(METHODS)})")
+        raise ValueError(f"fit_factored_graph: unknown method '{method}' (expected one of {list(METHODS)})")
     if temperature <= 0:
-        raise UserError(f"fit_factored_graph: temperature must be > 0, got {temperature}")
+        raise ValueError(f"fit_factored_graph: temperature must be > 0, got {temperature}")
+    if weight_scale not in WEIGHT_SCALES:
+        raise ValueError(f"fit_factored_graph: weight_scale must be one of {list(WEIGHT_SCALES)}, got '{weight_scale}'")
     S = _as_2d("states", states, None)
     n = S.shape[0]
     A = _as_2d("actions", actions, n)
     R = _as_2d("rewards", rewards, n)
     if R.shape[1] != 1:
-        raise UserError(f"fit_factored_graph: 'rewards' must have one column, got shape {R.shape}")
+        raise ValueError(f"fit_factored_graph: 'rewards' must have one column, got shape {R.shape}")
     if transition and next_states is None:
-        raise UserError("fit_factored_graph: transition=True needs 'next_states' (or pass transition=False)")
+        raise ValueError("fit_factored_graph: transition=True needs 'next_states' (or pass transition=False)")
     S2 = _as_2d("next_states", next_states, n) if transition else np.zeros((n, 0))
     if transition and S2.shape[1] != S.shape[1]:
-        raise UserError(f"fit_factored_graph: 'next_states' has {S2.shape[1]} columns, 'states' has {S.shape[1]}")
+        raise ValueError(f"fit_factored_graph: 'next_states' has {S2.shape[1]} columns, 'states' has {S.shape[1]}")
     ds, da = S.shape[1], A.shape[1]
     if ds == 0 or da == 0:
-        raise UserError(f"fit_factored_graph: need at least one state and one action dim (got {ds}, {da})")
+        raise ValueError(f"fit_factored_graph: need at least one state and one action dim (got {ds}, {da})")
 
     data = np.concatenate([S, A, R, S2], axis=1)
     finite = np.isfinite(data).all(axis=1)
@@ -157,7 +160,7 @@ def fit_factored_graph(
     n_ok = data.shape[0]
     d_total = ds + da + 1
     if n_ok < d_total + 2:
-        raise UserError(
+        raise ValueError(
             f"fit_factored_graph: need at least {d_total + 2} finite transitions for {ds} state + {da} action dims"
             f" + reward, got {n_ok} ({n_bad} dropped for NaN/inf)"
         )
@@ -204,9 +207,10 @@ def fit_factored_graph(
         causal_order=order,
         dropped_state=drop_s,
         dropped_action=drop_a,
-        w_s=cip_weights(b_s, drop_s, temperature, dropped_value=0.0),
-        w_a=cip_weights(b_a, drop_a, temperature, dropped_value=1.0),
+        w_s=cip_weights(b_s, drop_s, temperature, dropped_value=0.0, scale=weight_scale),
+        w_a=cip_weights(b_a, drop_a, temperature, dropped_value=1.0, scale=weight_scale),
         temperature=float(temperature),
+        weight_scale=weight_scale,
         method=method,
         n_samples=int(n_ok),
         fit_seconds=time.perf_counter() - t0,

@@ -6,9 +6,16 @@ Blocks (all coefficients are on standardised variables, so they are comparable a
 * ``transition_coef``: ``|S| x (|S| + |A|)``, row ``j`` holds the parents of ``s'_j`` among ``[s | a]``;
 * the ``*_edges`` booleans are the non-zero pattern of those blocks.
 
-Weights (ACE/CIP): ``w = n * softmax(|b| / T)`` over the fitted (non-dropped) dims of a block, so that a
+Weights (ACE/CIP): ``w = n * softmax(x / T)`` over the fitted (non-dropped) dims of a block, so that a
 block with ``n`` dims sums to ``n`` and a flat block gives weight 1 everywhere. We use ``|b|`` (a strong
-negative effect is still a strong effect; the released CIP code used signed values). Dropped (constant
+negative effect is still a strong effect; the released CIP code used signed values). The scale ``x`` is
+``weight_scale``:
+
+* ``relative`` (default): ``x = |b| / max |b|`` over the block's kept dims, so the strongest dim has ``x = 1``
+  and ``T`` alone sets the spread (the largest ratio ``w_max / w_min`` is ``exp(1 / T)``) on any reward scale.
+  On standardised data the coefficients are small (|b| < 1), so the spec's absolute rule at T = 1 gives
+  nearly flat weights (0.95 / 1.05 on Reacher and HalfCheetah): ACE would be SAC by construction.
+* ``absolute``: the spec's ``x = |b|`` (the earlier default; reproduces old results with T = 1). Dropped (constant
 or collinear) dims: state dims get weight 0 and the remaining state weights are rescaled so that the
 block still sums to ``|S|``; dropped action dims get weight 1 and the remaining action weights share
 ``|A| - n_dropped``, so that every action dim keeps a positive entropy weight and the block sums to
@@ -18,15 +25,22 @@ block still sums to ``|S|``; dropped action dims get weight 1 and the remaining 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from causal_priors.runs import atomic_write_text
+__all__ = ["DEFAULT_TEMPERATURE", "WEIGHT_SCALES", "FactoredGraph", "cip_weights", "max_over_min", "uniform_graph"]
 
-__all__ = ["FactoredGraph", "cip_weights", "uniform_graph"]
+WEIGHT_SCALES = ("relative", "absolute")
+"""How coefficients are scaled before the softmax (see the module doc)."""
+
+DEFAULT_TEMPERATURE = 0.5
+"""Default ``T`` with the relative scale: the strongest dim of a block gets up to ``exp(2) = 7.4`` times the
+weight of a dim without effect (chosen on Hopper / HalfCheetah graphs: T = 1 gives at most 2.7x, T = 0.25 up to
+55x, which starves the weakest action dims of entropy)."""
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -34,20 +48,41 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def cip_weights(coef: np.ndarray, dropped: list[int], temperature: float, *, dropped_value: float) -> np.ndarray:
-    """``n * softmax(|coef| / T)`` over the kept dims; dropped dims get ``dropped_value`` (see module doc).
+def cip_weights(
+    coef: np.ndarray,
+    dropped: list[int],
+    temperature: float,
+    *,
+    dropped_value: float,
+    scale: str = "relative",
+) -> np.ndarray:
+    """``n * softmax(x / T)`` over the kept dims, ``x`` = ``|coef|`` scaled by ``scale`` (see module doc);
+    dropped dims get ``dropped_value``.
 
     The block always sums to ``n = len(coef)``: the kept dims share ``n - dropped_value * len(dropped)``.
+    A block whose kept coefficients are all zero gets flat weights under either scale.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
+    if scale not in WEIGHT_SCALES:
+        raise ValueError(f"weight scale must be one of {list(WEIGHT_SCALES)}, got '{scale}'")
     coef = np.asarray(coef, dtype=np.float64)
     n = coef.size
     w = np.full(n, float(dropped_value))
     keep = np.setdiff1d(np.arange(n), np.asarray(dropped, dtype=int))
     if keep.size:
-        w[keep] = (n - dropped_value * (n - keep.size)) * _softmax(np.abs(coef[keep]) / temperature)
+        x = np.abs(coef[keep])
+        if scale == "relative" and x.max() > 0:
+            x = x / x.max()
+        w[keep] = (n - dropped_value * (n - keep.size)) * _softmax(x / temperature)
     return w
+
+
+def max_over_min(weights: np.ndarray) -> float:
+    """Spread of a weight block: ``max / min`` over its positive entries (1.0 for a flat block)."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w[w > 0]
+    return float(w.max() / w.min()) if w.size else 1.0
 
 
 @dataclass
@@ -68,6 +103,9 @@ class FactoredGraph:
     w_s: np.ndarray
     w_a: np.ndarray
     temperature: float = 1.0
+    weight_scale: str = "absolute"
+    """How |b| was scaled before the softmax (``relative`` or ``absolute``; graphs saved before the option
+    existed were ``absolute``)."""
     method: str = "uniform"
     n_samples: int = 0
     fit_seconds: float = 0.0
@@ -91,12 +129,14 @@ class FactoredGraph:
             return [int(i) for i in np.flatnonzero(~self.reward_state_edges)]
         return [int(i) for i in np.flatnonzero(self.w_s < threshold)]
 
-    def reweighted(self, temperature: float) -> FactoredGraph:
-        """The same graph with weights recomputed at another temperature."""
+    def reweighted(self, temperature: float, scale: str | None = None) -> FactoredGraph:
+        """The same graph with weights recomputed at another temperature (and scale, if given)."""
+        scale = self.weight_scale if scale is None else scale
         out = FactoredGraph(**{f.name: getattr(self, f.name) for f in fields(self)})
         out.temperature = float(temperature)
-        out.w_s = cip_weights(self.reward_state_coef, self.dropped_state, temperature, dropped_value=0.0)
-        out.w_a = cip_weights(self.reward_action_coef, self.dropped_action, temperature, dropped_value=1.0)
+        out.weight_scale = scale
+        out.w_s = cip_weights(self.reward_state_coef, self.dropped_state, temperature, dropped_value=0.0, scale=scale)
+        out.w_a = cip_weights(self.reward_action_coef, self.dropped_action, temperature, dropped_value=1.0, scale=scale)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,8 +164,15 @@ class FactoredGraph:
         return cls(**kw)
 
     def save_json(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON, atomically (a temporary file renamed over ``path``)."""
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2))
+        """Write :meth:`to_dict` as JSON, atomically (a synced temporary file renamed over ``path``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(self.to_dict(), indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
 
     @classmethod
     def load_json(cls, path: str | Path) -> FactoredGraph:
@@ -133,7 +180,9 @@ class FactoredGraph:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def uniform_graph(state_dim: int, action_dim: int, temperature: float = 1.0) -> FactoredGraph:
+def uniform_graph(
+    state_dim: int, action_dim: int, temperature: float = 1.0, weight_scale: str = "relative"
+) -> FactoredGraph:
     """The graph before any fit: no edges, every weight 1."""
     return FactoredGraph(
         state_dim=state_dim,
@@ -150,5 +199,6 @@ def uniform_graph(state_dim: int, action_dim: int, temperature: float = 1.0) -> 
         w_s=np.ones(state_dim),
         w_a=np.ones(action_dim),
         temperature=float(temperature),
+        weight_scale=weight_scale,
         method="uniform",
     )

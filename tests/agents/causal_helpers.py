@@ -29,9 +29,7 @@ def causal_model(seed: int = 0, distractor_dims: int = 0, **causal: Any) -> Caus
     """A tiny CausalSAC on Reacher with ``causal`` overriding :class:`CausalConfig` fields."""
     seed_everything(seed)
     cfg = CausalConfig(**causal)
-    return CausalSAC(
-        "MlpPolicy", reacher_env(seed, distractor_dims), seed=seed, **SMALL, **CausalSAC.causal_kwargs(cfg, seed)
-    )
+    return CausalSAC("MlpPolicy", reacher_env(seed, distractor_dims), seed=seed, causal=cfg, **SMALL)
 
 
 def sac_model(seed: int = 0, distractor_dims: int = 0) -> SAC:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from causal_helpers import causal_model, learn_recording, sac_model, state_of
+from causal_helpers import causal_model, learn_recording, reacher_env, sac_model, state_of
 from stable_baselines3 import SAC
 from torch.nn import functional as F
 
 from agents.causal_entropy import per_dim_from_dist, weighted_log_prob
 from agents.causal_sac import CausalSAC
-from agents.config import AgentConfig, CausalConfig, TrainConfig
+from agents.config import AgentConfig, CausalConfig, TrainConfig, causal_config
 from agents.counterfactual_buffer import CounterfactualReplayBuffer
 from agents.factory import algorithm_class, algorithm_kwargs
+from causal_priors.errors import ConfigError
 
 STEPS = 300
 
@@ -35,7 +36,7 @@ def _assert_same_run(model, recorder, sac_run):
 def test_all_flags_off_reproduces_sb3_sac_exactly(sac_run):
     model = causal_model(seed=3)  # every causal flag off
     recorder = learn_recording(model, STEPS)
-    assert model.n_refits == 0 and model.inverse_model is None
+    assert model.prior.n_refits == 0 and model.inverse_model is None
     _assert_same_run(model, recorder, sac_run)
 
 
@@ -44,7 +45,7 @@ def test_augment_before_any_fit_samples_like_sac(sac_run):
     model = causal_model(seed=3, augment=True, window=5_000, min_samples=5_000)
     assert isinstance(model.replay_buffer, CounterfactualReplayBuffer)
     recorder = learn_recording(model, STEPS)
-    assert model.n_refits == 0
+    assert model.prior.n_refits == 0
     _assert_same_run(model, recorder, sac_run)
 
 
@@ -66,7 +67,7 @@ def test_first_update_uses_weighted_log_prob_in_critic_target_and_temperature_lo
     model.ent_coef_optimizer.param_groups[0]["lr"] = 0.0  # keep alpha fixed so the target is reproducible
     with torch.no_grad():
         model.log_ent_coef.fill_(np.log(0.3))
-    model.w_a = torch.tensor([1.7, 0.3])
+    model.prior.w_a = torch.tensor([1.7, 0.3])
     critic0 = {k: v.clone() for k, v in model.critic.state_dict().items()}
     target0 = {k: v.clone() for k, v in model.critic_target.state_dict().items()}
 
@@ -74,14 +75,14 @@ def test_first_update_uses_weighted_log_prob_in_critic_target_and_temperature_lo
     data = model.replay_buffer.sample(model.batch_size)
     actions_pi, log_prob = model.actor.action_log_prob(data.observations)
     per_dim = per_dim_from_dist(model.actor.action_dist, actions_pi)
-    weighted = weighted_log_prob(per_dim, model.w_a)
+    weighted = weighted_log_prob(per_dim, model.prior.w_a)
     torch.testing.assert_close(per_dim.sum(1), log_prob)
     used = weighted if entropy else log_prob.reshape(-1, 1)
     alpha = torch.exp(model.log_ent_coef.detach())
     expected_alpha_loss = -(model.log_ent_coef * (used + model.target_entropy).detach()).mean().item()
     with torch.no_grad():
         next_actions, next_lp = model.actor.action_log_prob(data.next_observations)
-        next_w = weighted_log_prob(per_dim_from_dist(model.actor.action_dist, next_actions), model.w_a)
+        next_w = weighted_log_prob(per_dim_from_dist(model.actor.action_dist, next_actions), model.prior.w_a)
         next_used = next_w if entropy else next_lp.reshape(-1, 1)
         next_q = torch.min(torch.cat(model.critic_target(data.next_observations, next_actions), 1), 1, True)[0]
         target = data.rewards + (1 - data.dones) * model.gamma * (next_q - alpha * next_used)
@@ -115,13 +116,16 @@ def test_factory_builds_causal_sac_for_any_flag_and_sac_otherwise():
         agent = AgentConfig(causal=CausalConfig(**{flag: True}))
         assert algorithm_class(agent) is CausalSAC
         kwargs = algorithm_kwargs(TrainConfig(agent=agent, seed=4))
-        assert kwargs["causal"][flag] is True
-        assert (kwargs.get("replay_buffer_class") is CounterfactualReplayBuffer) == (flag == "augment")
+        assert getattr(kwargs["causal"], flag) is True
+        model = CausalSAC("MlpPolicy", reacher_env(4), **{**kwargs, "buffer_size": 500, "device": "cpu"})
+        assert isinstance(model.replay_buffer, CounterfactualReplayBuffer) == (flag == "augment")
 
 
 def test_unknown_causal_key_is_rejected():
     with pytest.raises(ValueError, match="unknown causal config keys"):
-        CausalSAC.causal_kwargs({"entropy": True, "entropyy": False})
+        causal_config({"entropy": True, "entropyy": False})
+    with pytest.raises(ConfigError, match="agent.causal.validity must be one of"):
+        causal_model(seed=0, augment=True, validity="nearby")
 
 
 @pytest.mark.parametrize("experiment", ["distractor_reacher", "halfcheetah_50k", "hopper_50k", "dmc_reacher_50k"])

@@ -1,5 +1,6 @@
-"""Counterfactual replay buffer: swaps exactly the masked dims from a stored partner, keeps a, r, done,
-never writes stored data, samples like SB3 without a mask, pickles with its generator; mask rules."""
+"""Counterfactual replay buffer: swaps exactly the dims its swap rule names, from the partner the rule draws;
+keeps a, r, done; never writes stored data; samples like SB3 without a rule; per-row masks; activity stats.
+(The rules that choose dims are pure functions, tested in tests/causal/test_swap.py.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,30 @@ import pytest
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 
-from agents.counterfactual_buffer import CounterfactualReplayBuffer, controllable_dims, irrelevant_mask
+from agents.counterfactual_buffer import CounterfactualReplayBuffer
 
 OBS, ACT, N = 6, 2, 200
+
+
+class FixedRule:
+    """A swap rule with one mask for every row (``per_row``: a function of the row and partner slots)."""
+
+    def __init__(self, mask, seed=0, per_row=None):
+        self.mask = np.asarray(mask, dtype=bool)
+        self.rng = np.random.default_rng(seed)
+        self.per_row = per_row
+
+    @property
+    def swaps_possible(self):
+        return bool(self.mask.any())
+
+    def plan_swaps(self, rows, row_envs, upper, n_envs):
+        partners = self.rng.integers(0, upper, size=len(rows))
+        envs = self.rng.integers(0, n_envs, size=len(rows))
+        mask = np.broadcast_to(self.mask, (len(rows), self.mask.size))
+        if self.per_row is not None:
+            mask = mask & self.per_row(rows, partners)
+        return partners, envs, mask
 
 
 def _fill(buffer, seed=0):
@@ -27,8 +49,11 @@ def _spaces():
     return spaces.Box(-np.inf, np.inf, (OBS,), np.float32), spaces.Box(-1, 1, (ACT,), np.float32)
 
 
-def make(cls=CounterfactualReplayBuffer, size=N + 50, **kw):
-    return _fill(cls(size, *_spaces(), device="cpu", **kw))
+def make(cls=CounterfactualReplayBuffer, size=N + 50, rule=None, **kw):
+    buffer = _fill(cls(size, *_spaces(), device="cpu", **kw))
+    if rule is not None:
+        buffer.set_swap_rule(rule)
+    return buffer
 
 
 def _rows(buffer):
@@ -36,8 +61,9 @@ def _rows(buffer):
     return buffer.observations[:upper, 0], buffer.next_observations[:upper, 0]
 
 
-def test_without_mask_samples_exactly_like_sb3():
-    plain, cf = make(ReplayBuffer), make(rho=0.5)
+@pytest.mark.parametrize("rule", [None, FixedRule(np.zeros(OBS))])
+def test_without_a_rule_or_with_nothing_to_swap_samples_exactly_like_sb3(rule):
+    plain, cf = make(ReplayBuffer), make(rho=0.5, rule=rule)
     np.random.seed(5)
     a = plain.sample(64)
     np.random.seed(5)
@@ -48,9 +74,8 @@ def test_without_mask_samples_exactly_like_sb3():
 
 
 def test_masked_dims_come_from_one_partner_and_the_rest_stays():
-    cf = make(rho=0.5, seed=1)
     mask = np.array([False, True, False, True, True, False])
-    cf.set_swap_mask(mask)
+    cf = make(rho=0.5, rule=FixedRule(mask, seed=1))
     stored = {k: getattr(cf, k).copy() for k in ("observations", "next_observations", "actions", "rewards")}
     np.random.seed(7)
     batch = cf.sample(40)
@@ -72,56 +97,38 @@ def test_masked_dims_come_from_one_partner_and_the_rest_stays():
         np.testing.assert_array_equal(next_obs[i, mask], all_next[partner[0], mask])
     for key, value in stored.items():
         np.testing.assert_array_equal(getattr(cf, key), value)  # storage never written
-    assert cf.pop_stats() == {"augment/fraction": 0.5}
-    assert cf.pop_stats() == {"augment/fraction": 0.0}
+    stats = cf.pop_stats()
+    assert stats["augment/fraction"] == 0.5 and stats["augment/swapped_dims"] == 3.0
+    assert stats["augment/changed_fraction"] == 1.0
+    assert cf.pop_stats()["augment/fraction"] == 0.0
 
 
-def test_rho_sets_the_counterfactual_share_and_all_false_mask_turns_it_off():
-    cf = make(rho=0.25)
-    cf.set_swap_mask(np.array([True] + [False] * (OBS - 1)))
+def test_rho_sets_the_counterfactual_share_and_no_rule_turns_it_off():
+    cf = make(rho=0.25, rule=FixedRule([True] + [False] * (OBS - 1)))
     cf.sample(100)
     assert cf.last_n_counterfactual == 25
-    cf.set_swap_mask(np.zeros(OBS, dtype=bool))
+    cf.set_swap_rule(None)
     cf.sample(100)
-    assert cf.last_n_counterfactual == 0 and cf.swap_mask is None
-    with pytest.raises(ValueError, match="shape"):
-        cf.set_swap_mask(np.ones(OBS + 1, dtype=bool))
+    assert cf.last_n_counterfactual == 0
 
 
-def test_pickle_round_trip_continues_the_partner_stream():
-    cf = make(rho=0.5, seed=3)
-    cf.set_swap_mask(np.array([True, True, False, False, False, False]))
-    cf.sample(8)
+def test_per_row_masks_swap_only_where_the_rule_allows():
+    """A local rule: dim 0 may be swapped only between even buffer slots."""
+    even = lambda rows, partners: ((rows % 2 == 0) & (partners % 2 == 0))[:, None]  # noqa: E731
+    cf = make(rho=1.0, rule=FixedRule([True] + [False] * (OBS - 1), seed=2, per_row=even))
+    np.random.seed(3)
+    batch = cf.sample(200)
+    np.random.seed(3)
+    reference = make(ReplayBuffer).sample(200)
+    changed = batch.observations.numpy()[:, 0] != reference.observations.numpy()[:, 0]
+    stats = cf.pop_stats()
+    assert 0.1 < stats["augment/changed_fraction"] < 0.45  # about a quarter of the pairs are both even
+    assert changed.sum() == round(stats["augment/changed_fraction"] * 200)
+    np.testing.assert_array_equal(batch.observations.numpy()[:, 1:], reference.observations.numpy()[:, 1:])
+
+
+def test_pickling_drops_the_rule_which_the_agent_links_again():
+    cf = make(rho=0.5, rule=FixedRule([True, True, False, False, False, False], seed=3))
     clone = pickle.loads(pickle.dumps(cf))
-    np.random.seed(11)
-    a = cf.sample(32).observations.numpy()
-    np.random.seed(11)
-    b = clone.sample(32).observations.numpy()
-    np.testing.assert_array_equal(a, b)
-
-
-def test_mask_threshold_and_cap():
-    w = np.array([0.1, 0.2, 3.0, 0.3, 0.4, 2.0])
-    assert irrelevant_mask(w, 0.5, 1.0).tolist() == [True, True, False, True, True, False]
-    # cap: at most floor(0.5 * 6) = 3 dims, the lowest weights first
-    assert np.flatnonzero(irrelevant_mask(w, 0.5, 0.5)).tolist() == [0, 1, 3]
-    assert not irrelevant_mask(np.ones(6), 0.5, 0.5).any()
-
-
-def test_coda_validity_drops_dims_driven_by_actions_or_kept_controllable_dims():
-    # 4 state dims, 1 action: s0' <- a ; s1' <- s0 (controllable parent) ; s2' <- s2, s3 ; s3' <- s3
-    edges = np.zeros((4, 5), dtype=bool)
-    edges[0, 4] = True
-    edges[1, 0] = True
-    edges[2, [2, 3]] = True
-    edges[3, 3] = True
-    assert controllable_dims(edges, 4).tolist() == [True, True, False, False]
-    w = np.full(4, 0.1)
-    assert irrelevant_mask(w, 0.5, 1.0, edges, coda_validity=True).tolist() == [False, False, True, True]
-    assert irrelevant_mask(w, 0.5, 1.0, edges, coda_validity=False).all()
-    # s2' depends on s3 which is uncontrollable: s2 stays valid even when s3 is not swapped
-    w2 = np.array([0.1, 0.1, 0.1, 2.0])
-    assert irrelevant_mask(w2, 0.5, 1.0, edges).tolist() == [False, False, True, False]
-    # s2' <- s1 (controllable, not swapped) makes s2 invalid
-    edges[2, 1] = True
-    assert not irrelevant_mask(w, 0.5, 1.0, edges)[2]
+    assert clone.swap_rule is None and cf.swap_rule is not None
+    np.testing.assert_array_equal(clone.observations, cf.observations)

@@ -1,15 +1,24 @@
-"""Inverse dynamics and causal empowerment: the likelihood is right, the model learns with its own
-optimizer during training, the empowerment term moves only the actor, and lambda = 0 is SAC exactly."""
+"""Inverse dynamics and causal empowerment: the likelihood is right, the model learns with its own optimizer
+during training, the intrinsic reward (the default form) moves the critic target and ranks action dims by how
+much the outcome reveals them, the first release's entropy-bonus form moves only the actor through log pi, and
+lambda = 0 is SAC exactly."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 from causal_helpers import causal_model, learn_recording, sac_model, state_of
 
-from agents.empowerment import InverseDynamics, empowerment, inverse_update
+from agents.empowerment import (
+    InverseDynamics,
+    empowerment,
+    intrinsic_reward,
+    inverse_update,
+    per_dim_log_likelihood,
+)
 
 
 def test_log_likelihood_is_the_tanh_gaussian_density():
@@ -38,7 +47,10 @@ def test_inverse_model_learns_an_invertible_dynamics():
     assert last < first - 2.0
 
 
-def test_empowerment_gradient_reaches_only_the_policy_log_prob():
+def test_entropy_bonus_form_gradient_reaches_only_the_policy_log_prob():
+    """The first release's form (``empowerment_form=entropy_bonus``, kept as an ablation): with s' from replay
+    its actor gradient is that of lambda * H_c(pi), an entropy bonus. This is why the default moved to the
+    intrinsic reward (spec section 3, corrected)."""
     torch.manual_seed(0)
     model = InverseDynamics(3, 2, [8])
     log_pi = torch.randn(4, 1, requires_grad=True)
@@ -65,18 +77,81 @@ def test_training_moves_the_inverse_model_and_logs_empowerment():
     losses = recorder.values["train/inverse_loss"]
     assert len(losses) == 150 and all(math.isfinite(v) for v in losses)
     assert np.mean(losses[-20:]) < np.mean(losses[:20])
-    assert all(math.isfinite(v) for v in recorder.values["train/empowerment"])
+    for key in ("train/empowerment_log_q", "train/empowerment_reward", "train/empowerment_bonus_std"):
+        assert all(math.isfinite(v) for v in recorder.values[key]), key
     assert model.inverse_optimizer.state_dict()["state"]  # its own Adam has stepped
 
 
-def test_zero_coefficient_changes_nothing_but_the_inverse_model_and_positive_changes_the_actor():
+@pytest.mark.parametrize("form", ["intrinsic_reward", "entropy_bonus"])
+def test_zero_coefficient_changes_nothing_but_the_inverse_model_and_positive_changes_learning(form):
     sac = sac_model(seed=5)
     sac_rec = learn_recording(sac, 200)
-    off = causal_model(seed=5, empowerment=True, empowerment_coef=0.0, window=10**6, min_samples=10**6)
+    never = dict(window=10**6, min_samples=10**6, empowerment_form=form)
+    off = causal_model(seed=5, empowerment=True, empowerment_coef=0.0, **never)
     off_rec = learn_recording(off, 200)
     assert off_rec.values["train/critic_loss"] == sac_rec.values["train/critic_loss"]
     assert off_rec.values["train/actor_loss"] == sac_rec.values["train/actor_loss"]
-    on = causal_model(seed=5, empowerment=True, empowerment_coef=0.5, window=10**6, min_samples=10**6)
+    on = causal_model(seed=5, empowerment=True, empowerment_coef=0.5, **never)
     on_rec = learn_recording(on, 200)
     assert on_rec.values["train/actor_loss"] != sac_rec.values["train/actor_loss"]
-    assert on_rec.values["train/critic_loss"][0] == sac_rec.values["train/critic_loss"][0]  # critic first
+    if form == "entropy_bonus":  # the actor term cannot reach the critic before the actor has moved
+        assert on_rec.values["train/critic_loss"][0] == sac_rec.values["train/critic_loss"][0]
+    else:  # the intrinsic reward is in the very first critic target
+        assert on_rec.values["train/critic_loss"][0] != sac_rec.values["train/critic_loss"][0]
+        assert all(v > 0 for v in on_rec.values["train/empowerment_reward"])
+
+
+def test_critic_target_moves_when_only_the_inverse_model_changes():
+    model = causal_model(seed=1, empowerment=True, empowerment_coef=0.1, window=10**6, min_samples=10**6)
+    from stable_baselines3.common.logger import configure
+
+    model.set_logger(configure(None, []))
+    model.learning_starts = 10**9
+    model.learn(200)  # collect only
+    data = model.replay_buffer.sample(64)
+    alpha = torch.tensor(0.2)
+
+    def target():
+        torch.manual_seed(0)  # the next-action sample is the same in both calls
+        return model.soft_target(data, alpha)[0]
+
+    before = target()
+    with torch.no_grad():
+        for p in model.inverse_model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    after = target()
+    assert not torch.allclose(before, after)
+    model.causal_config.empowerment_coef = 0.0  # no empowerment: the inverse model cannot move the target
+    torch.testing.assert_close(target(), target())
+
+
+def test_intrinsic_reward_ranks_the_action_dim_that_moves_the_state():
+    """Small MDP: a0 moves the state, a1 does nothing. After training, the inverse model predicts a0 from
+    (s, s') and not a1, so a0's log-likelihood term is larger; the bonus favours transitions whose outcome
+    reveals the action, and stays within clip x reward std."""
+    torch.manual_seed(0)
+    n = 2048
+    obs = torch.randn(n, 2)
+    actions = torch.rand(n, 2) * 1.8 - 0.9
+    next_obs = obs + torch.stack([0.5 * actions[:, 0], torch.zeros(n)], dim=1)
+    model = InverseDynamics(2, 2, [64, 64])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(400):
+        inverse_update(opt, model.log_likelihood(obs, actions, next_obs))
+    with torch.no_grad():
+        mean, log_std = model(obs, next_obs)
+    per_dim = per_dim_log_likelihood(mean, log_std, actions).mean(0)
+    assert per_dim[0] > per_dim[1] + 1.0
+    rewards = torch.randn(n, 1) * 3.0
+    bonus, stats = intrinsic_reward(mean, log_std, actions, torch.tensor([1.5, 0.5]), rewards, clip=2.0)
+    assert bonus.abs().max() <= 2.0 * rewards.std() + 1e-5
+    assert stats["train/empowerment_bonus_std"] > 0
+    # an outcome that does not match the action (s' of another transition) earns a lower bonus
+    shuffled = next_obs[torch.randperm(n)]
+    with torch.no_grad():
+        wrong = model(obs, shuffled)
+    joint = torch.cat([mean, wrong[0]]), torch.cat([log_std, wrong[1]])
+    both, _ = intrinsic_reward(
+        *joint, torch.cat([actions, actions]), torch.tensor([1.5, 0.5]), rewards.repeat(2, 1), 3.0
+    )
+    assert both[:n].mean() > both[n:].mean()

@@ -8,7 +8,6 @@ from causal_synth import toy_mdp
 
 from causal import METHODS, fit_factored_graph
 from causal.plots import save_graph_png
-from causal_priors.errors import UserError
 
 RELEVANT = [0, 2, 5]
 
@@ -63,11 +62,11 @@ def test_nan_rows_are_dropped_and_counted():
 
 def test_too_few_samples_is_a_clear_error():
     S, A, R, S2 = toy_mdp(10, seed=0)
-    with pytest.raises(UserError, match="at least 14 finite transitions"):
+    with pytest.raises(ValueError, match="at least 14 finite transitions"):
         fit_factored_graph(S, A, R, S2)
     S, A, R, S2 = toy_mdp(40, seed=0)
     S[:30] = np.nan
-    with pytest.raises(UserError, match="30 dropped"), pytest.warns(UserWarning, match="dropped 30"):
+    with pytest.raises(ValueError, match="30 dropped"), pytest.warns(UserWarning, match="dropped 30"):
         fit_factored_graph(S, A, R, S2)
 
 
@@ -87,13 +86,13 @@ def test_constant_reward_gives_uniform_weights():
 
 def test_bad_inputs_name_the_problem():
     S, A, R, S2 = toy_mdp(100, seed=0)
-    with pytest.raises(UserError, match="'actions' has 99 rows"):
+    with pytest.raises(ValueError, match="'actions' has 99 rows"):
         fit_factored_graph(S, A[:99], R, S2)
-    with pytest.raises(UserError, match="unknown method"):
+    with pytest.raises(ValueError, match="unknown method"):
         fit_factored_graph(S, A, R, S2, method="pc")
-    with pytest.raises(UserError, match="next_states"):
+    with pytest.raises(ValueError, match="next_states"):
         fit_factored_graph(S, A, R)
-    with pytest.raises(UserError, match="one column"):
+    with pytest.raises(ValueError, match="one column"):
         fit_factored_graph(S, A, np.column_stack([R, R]), S2)
 
 
@@ -110,3 +109,21 @@ def test_picture_is_written(tmp_path):
     g = fit_factored_graph(S, A, R, S2)
     save_graph_png(g, tmp_path / "graph.png")
     assert (tmp_path / "graph.png").stat().st_size > 10_000
+
+
+def test_default_weights_are_ordered_like_the_true_coefficients_and_not_flat():
+    """A reward with known coefficients of different sizes (and a tiny scale): the default (relative) weights
+    rank the dims like |b| and spread them, where the spec's absolute rule at T = 1 stays nearly flat."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    S = rng.laplace(size=(n, 6))
+    A = rng.uniform(-1.0, 1.0, size=(n, 3))
+    R = 0.01 * (1.0 * S[:, 0] - 0.5 * S[:, 2] + 0.25 * S[:, 4] + 0.8 * A[:, 0] - 0.4 * A[:, 1])
+    R += 0.001 * rng.laplace(size=n)
+    g = fit_factored_graph(S, A, R, transition=False)
+    assert g.weight_scale == "relative"
+    assert g.w_s[0] > g.w_s[2] > g.w_s[4] > max(g.w_s[[1, 3, 5]])
+    assert g.w_a[0] > g.w_a[1] > g.w_a[2]
+    assert g.w_a.max() / g.w_a.min() > 3.0 and g.w_s.max() / g.w_s.min() > 3.0
+    spec = fit_factored_graph(S, A, R, transition=False, temperature=1.0, weight_scale="absolute")
+    assert spec.w_a.max() / spec.w_a.min() < g.w_a.max() / g.w_a.min()

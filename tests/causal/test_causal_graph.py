@@ -5,18 +5,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from causal.graph import FactoredGraph, cip_weights, uniform_graph
+from causal.graph import FactoredGraph, cip_weights, max_over_min, uniform_graph
 
 
 def test_weights_are_scaled_softmax_of_absolute_coefficients():
     coef = np.array([0.8, -0.8, 0.0, 0.1])
-    w = cip_weights(coef, [], 0.5, dropped_value=0.0)
+    w = cip_weights(coef, [], 0.5, dropped_value=0.0, scale="absolute")
     expected = 4 * np.exp(np.abs(coef) / 0.5) / np.exp(np.abs(coef) / 0.5).sum()
     np.testing.assert_allclose(w, expected)
     assert w.sum() == pytest.approx(4.0)
     assert w[0] == pytest.approx(w[1])  # sign does not matter
     flat = cip_weights(np.zeros(5), [], 1.0, dropped_value=0.0)
     np.testing.assert_allclose(flat, 1.0)
+
+
+def test_relative_scale_is_free_of_the_reward_scale_and_spreads_the_weights():
+    coef = np.array([0.04, -0.02, 0.0, 0.01])  # small standardised coefficients, as on real tasks
+    w = cip_weights(coef, [], 0.5, dropped_value=0.0)
+    np.testing.assert_allclose(w, cip_weights(coef * 40.0, [], 0.5, dropped_value=0.0))  # any reward scale
+    assert w[0] > w[1] > w[3] > w[2]  # ordered like |b|
+    assert max_over_min(w) == pytest.approx(np.exp(1 / 0.5))  # strongest vs a zero coefficient: exp(1/T)
+    flat = cip_weights(coef, [], 0.5, dropped_value=0.0, scale="absolute")
+    assert max_over_min(flat) < 1.1  # the spec's rule on the same coefficients is nearly flat
+    assert max_over_min(cip_weights(np.zeros(3), [], 0.5, dropped_value=1.0)) == 1.0
+    with pytest.raises(ValueError, match="weight scale"):
+        cip_weights(coef, [], 0.5, dropped_value=0.0, scale="log")
 
 
 def test_lower_temperature_sharpens_the_weights():
@@ -51,11 +64,11 @@ def test_round_trip_with_transition_block_and_reweighting():
     g.reward_state_edges = g.reward_state_coef != 0
     g.transition_coef = np.arange(15, dtype=float).reshape(3, 5)
     g.transition_edges = g.transition_coef != 0
-    g2 = g.reweighted(0.2)
-    assert g2.w_s[0] > g2.w_s[2] > g2.w_s[1] and g2.temperature == 0.2
+    g2 = g.reweighted(0.2, scale="absolute")
+    assert g2.w_s[0] > g2.w_s[2] > g2.w_s[1] and g2.temperature == 0.2 and g2.weight_scale == "absolute"
     assert g2.irrelevant_state_dims() == [1, 2] and g2.irrelevant_state_dims(0.1) == [1]
     assert g2.irrelevant_state_dims(by_edges=True) == [1]
-    assert g.reweighted(1.0).irrelevant_state_dims() == []  # T = 1 on standardised coefficients: flat weights
+    assert g.reweighted(1.0, scale="absolute").irrelevant_state_dims() == []  # absolute T = 1: flat weights
     back = FactoredGraph.from_dict(g2.to_dict())
     np.testing.assert_array_equal(back.transition_coef, g2.transition_coef)
     assert back.transition_edges.dtype == bool
