@@ -96,7 +96,7 @@ class CausalSAC(SAC):
             with th.random.fork_rng(devices=[]):  # its own init: every other random draw stays as in SAC
                 th.manual_seed(int(self.seed or 0) + _INVERSE_SEED_OFFSET)
                 self.inverse_model = InverseDynamics(obs_dim, action_dim, list(net_arch)).to(self.device)
-            self.inverse_optimizer = th.optim.Adam(self.inverse_model.parameters(), lr=c.inverse_lr)
+            self.inverse_optimizer = th.optim.Adam(self.inverse_model.parameters(), lr=c.inverse_lr, foreach=True)
 
     @property
     def causal_active(self) -> bool:

@@ -1,10 +1,11 @@
 """Does CIP's counterfactual augmentation act on a task? Per refit, from every run's ``causal_graphs/``.
 
 For each saved refit (``<run>/causal_graphs/step_<n>.json``) of the runs found under ``--runs``: the state size,
-how many state dims lose their reward edge (the candidates), how many of those CoDA validity keeps (the swapped
-dims: neither controlled by the action nor parents of a kept dim), and the spread of the weights w_s / w_a
-(the causality-aware entropy's input). A task whose refits swap nothing gets no augmentation at all: there CIP
-acts only through the weighted entropy and the empowerment bonus.
+how many state dims lose their reward edge, how many the swap rule keeps (global rule: the swapped dims, neither
+controlled by the action nor parents of a kept dim; local rule: the candidates, each swapped only at the
+transitions where it is locally free), the share of stored transitions where the candidates are locally free
+(local rule), and the spread of the weights (``w_a`` max / min, the causality-aware entropy's input). A task whose
+refits swap nothing gets no augmentation at all: there CIP acts only through the weights and empowerment.
 
 Usage (after any CIP runs; e.g. the Hopper, HalfCheetah and DMC reacher studies)::
 
@@ -21,16 +22,23 @@ import numpy as np
 
 
 def refit_summary(graph: dict) -> dict[str, float]:
-    """Candidates, swapped dims and weight spread of one saved refit."""
+    """Candidates, swapped dims, local freedom and weight spread of one saved refit (both file versions: the
+    first release wrote ``swapped_state_dims``, the local rule ``swap_candidates`` and ``augment/local_*``)."""
     edges = np.asarray(graph["reward_state_edges"], dtype=bool)
     w_s, w_a = np.asarray(graph["w_s"], dtype=float), np.asarray(graph["w_a"], dtype=float)
+    kept = graph.get("swap_candidates", graph.get("swapped_state_dims", []))
+    validity = graph.get("validity", "global")
+    local_free = graph.get("augment/local_free_fraction", 1.0 if kept else 0.0)
     return {
         "state_dim": int(graph["state_dim"]),
+        "validity": validity,
         "no_reward_edge": int((~edges).sum()),
-        "swapped": len(graph.get("swapped_state_dims", [])),
+        "swapped": len(kept),
+        "local_free_fraction": float(local_free) if validity == "local" else (1.0 if kept else 0.0),
         "w_s_min": float(w_s.min()),
         "w_s_max": float(w_s.max()),
         "w_a_spread": float(w_a.max() - w_a.min()),
+        "w_a_max_over_min": float(w_a.max() / max(w_a.min(), 1e-12)),
     }
 
 
@@ -49,13 +57,18 @@ def main() -> None:
         by_task.setdefault(task, []).append(
             {"run": str(run), "step": int(path.stem.split("_")[1]), **refit_summary(json.loads(path.read_text()))}
         )
-    print("| experiment/env/agent | refits | state dims | no reward edge (med.) | swapped (median, max) | w_a spread |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| experiment/env/agent | rule | refits | state dims | no reward edge (med.) | kept (median, max) "
+        "| locally free (med.) | w_a max/min (med.) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for task, rows in by_task.items():
         sw = [r["swapped"] for r in rows]
         print(
-            f"| {task} | {len(rows)} | {rows[0]['state_dim']} | {np.median([r['no_reward_edge'] for r in rows]):g} | "
-            f"{np.median(sw):g}, {max(sw)} | {np.median([r['w_a_spread'] for r in rows]):.2f} |"
+            f"| {task} | {rows[0]['validity']} | {len(rows)} | {rows[0]['state_dim']} | "
+            f"{np.median([r['no_reward_edge'] for r in rows]):g} | {np.median(sw):g}, {max(sw)} | "
+            f"{np.median([r['local_free_fraction'] for r in rows]):.2f} | "
+            f"{np.median([r['w_a_max_over_min'] for r in rows]):.2f} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(by_task, indent=1))

@@ -7,7 +7,7 @@ machine load drifts hit both alike. The time of every chunk is summed per agent,
 
     python benchmarks/cip_overhead.py --steps 12000 --learning-starts 1000
 
-prints the per-step times and their ratio (the target: CIP <= 1.3x SAC) and writes
+prints the per-step times and their ratio (the target: CIP <= 1.15x SAC, judged on an idle machine) and writes
 ``benchmarks/results/cip_overhead.json``.
 """
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from stable_baselines3 import SAC
 from stable_baselines3.common.logger import configure
@@ -72,18 +73,21 @@ def build(args: argparse.Namespace, causal: CausalConfig | None) -> SAC:
     return model
 
 
-def fit_seconds_spy(model: SAC) -> list[float]:
-    """Collect every ``causal/fit_seconds`` the model's logger records."""
-    seconds: list[float] = []
+SPIED = ("causal/fit_seconds", "causal/refit_seconds", "augment/swapped_dims")
+
+
+def logger_spy(model: SAC) -> dict[str, list[float]]:
+    """Collect every value of the :data:`SPIED` keys the model's logger records."""
+    seen: dict[str, list[float]] = {key: [] for key in SPIED}
     record = model.logger.record
 
     def spy(key, value, exclude=None):
-        if key == "causal/fit_seconds":
-            seconds.append(float(value))
+        if key in seen:
+            seen[key].append(float(value))
         return record(key, value, exclude)
 
     model.logger.record = spy
-    return seconds
+    return seen
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         refit_every=args.refit_every,
     )
     models = {"sac": build(args, None), "cip": build(args, cip_cfg)}
-    fits = fit_seconds_spy(models["cip"])
+    spied = logger_spy(models["cip"])
+    fits = spied["causal/fit_seconds"]
     seconds = {name: 0.0 for name in models}
     learning_seconds = {name: 0.0 for name in models}
     done = 0
@@ -136,6 +141,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_learning_phase": round(learning_seconds["cip"] / max(learning_seconds["sac"], 1e-9), 3),
         "refits": len(fits),
         "fit_seconds": [round(s, 3) for s in fits],
+        "refit_seconds": [round(s, 3) for s in spied["causal/refit_seconds"]],
+        "mean_swapped_dims_per_counterfactual_row": round(float(np.mean(spied["augment/swapped_dims"] or [0.0])), 3),
         "torch_threads": torch.get_num_threads(),
         "machine": platform.platform(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"SAC {result['sac_ms_per_step']} ms/step, CIP {result['cip_ms_per_step']} ms/step: "
-        f"ratio {result['ratio']} (learning phase {result['ratio_learning_phase']}; target <= 1.3); "
+        f"ratio {result['ratio']} (learning phase {result['ratio_learning_phase']}; target <= 1.15); "
         f"{len(fits)} refit(s), {sum(fits):.2f}s fitting -> {args.out}"
     )
     return result

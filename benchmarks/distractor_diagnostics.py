@@ -22,7 +22,7 @@ def refit_row(graph: dict, n_distractors: int) -> dict[str, float | list[int]]:
     """The diagnostics of one saved refit (a ``FactoredGraph`` JSON plus the swapped dims)."""
     d = int(graph["state_dim"])
     first = d - n_distractors
-    swapped = set(graph.get("swapped_state_dims", []))
+    swapped = set(graph.get("swap_candidates", graph.get("swapped_state_dims", [])))
     edges = np.asarray(graph["reward_state_edges"], dtype=bool)
     w_s = np.asarray(graph["w_s"], dtype=float)
     return {
