@@ -158,6 +158,8 @@ def claim_run(
             ``resume`` is false; or the saved config differs (keys named).
     """
     path = Path(path)
+    if config is None and not path.is_dir():
+        raise ConfigError(f"{path}: no such run directory ({what} needs a finished training run)")
     path.mkdir(parents=True, exist_ok=True)
     with run_lock(path / LOCK_NAME, f"{what} on {path}"):
         if config is not None and holds_run(path):
