@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import math
 import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,41 +36,24 @@ __all__ = [
 ]
 
 LOCK_NAME = ".lock"
-
-# locks this process holds: path -> (open file, depth). A command that calls another command's core on
-# the same run (``forecast train`` with ``adapt_after``) re-enters its own lock instead of refusing itself.
-_held: dict[Path, tuple[Any, int]] = {}
-_held_guard = threading.Lock()
+#: keys never compared on resume: the flag itself, and where the run directory lives (a run may be moved)
+ALWAYS_MAY_CHANGE = ("resume", "run_root")
 
 
 @contextmanager
 def run_lock(path: Path, what: str) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block.
 
-    Re-entrant within one process; released when the block ends or the process dies.
+    Released when the block ends or the process dies (a killed holder never leaves a stale lock). Not
+    re-entrant: a command that runs another command's work on the same run calls its lock-free core.
 
     Raises:
-        ConfigError: another process holds it; the message names ``what``, the lock file and its pid.
+        ConfigError: the lock is held (by another process, or by this one); the message names ``what``,
+            the lock file and the holder's pid.
     """
-    path = Path(path).resolve()
-    with _held_guard:
-        if path in _held:
-            handle, depth = _held[path]
-            _held[path] = (handle, depth + 1)
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield
-        finally:
-            with _held_guard:
-                handle, depth = _held[path]
-                _held[path] = (handle, depth - 1)
-        return
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")  # noqa: SIM115 - closed in the finally below
-    try:
+    with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -82,16 +64,10 @@ def run_lock(path: Path, what: str) -> Iterator[None]:
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
-        with _held_guard:
-            _held[path] = (handle, 1)
         try:
             yield
         finally:
-            with _held_guard:
-                del _held[path]
             fcntl.flock(handle, fcntl.LOCK_UN)
-    finally:
-        handle.close()
 
 
 def holds_run(path: Path) -> bool:
@@ -151,7 +127,7 @@ def claim_run(
             (``evaluate``, ``forecast adapt``).
         resume: ``resume=true`` was given: continuing an existing run is allowed.
         what: the command, for the messages (``"train"``, ``"forecast train"``).
-        ignore: config keys allowed to differ on resume.
+        ignore: config keys allowed to differ on resume (besides :data:`ALWAYS_MAY_CHANGE`).
 
     Raises:
         ConfigError: another process writes the run (its pid named); the directory holds a run and
@@ -160,14 +136,19 @@ def claim_run(
     path = Path(path)
     if config is None and not path.is_dir():
         raise ConfigError(f"{path}: no such run directory ({what} needs a finished training run)")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot write the run directory ({err.strerror or err}); check run_root") from None
     with run_lock(path / LOCK_NAME, f"{what} on {path}"):
         if config is not None and holds_run(path):
             if not resume:
                 raise ConfigError(
                     f"{path} already holds a run; pass resume=true to continue it or change experiment/seed"
                 )
-            check_same_config(path / "config.yaml", config, ignore)
+            check_same_config(path / "config.yaml", config, {*ALWAYS_MAY_CHANGE, *ignore})
         yield path
 
 

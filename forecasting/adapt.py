@@ -119,12 +119,16 @@ def run_adaptation(cfg: Any) -> dict[int, dict[str, float]]:
     single_thread()
     method = load_trained(cfg)
     with claim_run(run_dir_for(cfg), None, resume=True, what="forecast adapt"):
-        return _adapt_run(cfg, method)
+        return write_adaptation(cfg, method)
 
 
-def _adapt_run(cfg: Any, method: ForecastMethod) -> dict[int, dict[str, float]]:
+def write_adaptation(cfg: Any, method: ForecastMethod | None = None) -> dict[int, dict[str, float]]:
+    """The work of :func:`run_adaptation` for a caller that already holds the run's lock (``forecast train``)."""
     from forecasting.plots import plot_adaptation
     from forecasting.splits import adaptation_pool, adaptation_target
+
+    if method is None:
+        method = load_trained(cfg)
 
     pool, target = adaptation_pool(cfg), adaptation_target(cfg)
     curve = low_shot_curve(method, pool, target, cfg)

@@ -81,13 +81,14 @@ def validate(method: ForecastMethod, val: SceneDataset, reference: SceneBatch, b
 def evaluate_trained(cfg: Any, method: ForecastMethod, out_dir: Path) -> dict[str, float]:
     """Test metrics of a trained method; writes ``results.{json,csv,md}`` and plots into ``out_dir``.
 
-    Holds the run directory's lock while it writes (re-entered when called by :func:`run`).
+    Holds the run directory's lock while it writes.
     """
     with claim_run(run_dir_for(cfg), None, resume=True, what="forecast evaluate"):
-        return _evaluate_into(cfg, method, out_dir)
+        return write_evaluation(cfg, method, out_dir)
 
 
-def _evaluate_into(cfg: Any, method: ForecastMethod, out_dir: Path) -> dict[str, float]:
+def write_evaluation(cfg: Any, method: ForecastMethod, out_dir: Path) -> dict[str, float]:
+    """The work of :func:`evaluate_trained` for a caller that already holds the run's lock."""
     from forecasting.plots import plot_error_vs_domain, plot_trajectories
     from forecasting.splits import split_reference
 
@@ -251,14 +252,14 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
     final["train/s_per_step"] = train_wall / max(steps, 1)
     final["train/params"] = float(sum(p.numel() for p in method.parameters()))
     if cfg.test_after:
-        test_metrics = evaluate_trained(cfg, method, rd / "eval")
+        test_metrics = write_evaluation(cfg, method, rd / "eval")
         write_scalars(writer, {f"forecast/test/{k}": v for k, v in test_metrics.items()}, step)
         final.update({f"test/{k}": v for k, v in test_metrics.items()})
     writer.close()
     if cfg.adapt_after:  # before done.json, so that a kill during adaptation is finished by a resume
         from forecasting import adapt
 
-        curve = adapt.run_adaptation(cfg)
+        curve = adapt.write_adaptation(cfg)
         final.update({f"adapt_{cfg.adapt.domain}/{k}/b{n}": v for n, vals in curve.items() for k, v in vals.items()})
     write_json(rd / "done.json", {"metrics": final})
     return final

@@ -6,6 +6,10 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
+# subprocesses (sweep children, CLI calls) import this checkout's code and its test fixtures
+# (``python -m tests.core.toy_run``), whatever their working directory
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -105,17 +105,17 @@ def test_adapt_after_puts_the_low_shot_curve_in_done_json(tiny_argv, monkeypatch
 
     argv = ["model=erm", "adapt_after=true", *tiny_argv]
     cfg = build_config(argv)
-    real = adapt.run_adaptation
+    real = adapt.write_adaptation
 
-    def killed(cfg):
+    def killed(cfg, method=None):
         raise KeyboardInterrupt("killed during adaptation")
 
-    monkeypatch.setattr(adapt, "run_adaptation", killed)
+    monkeypatch.setattr(adapt, "write_adaptation", killed)
     with pytest.raises(KeyboardInterrupt):
         run(cfg)
     rd = run_dir_for(cfg)
     assert not (rd / "done.json").exists()
-    monkeypatch.setattr(adapt, "run_adaptation", real)
+    monkeypatch.setattr(adapt, "write_adaptation", real)
     metrics = run(build_config([*argv, "resume=true"]))
     done = json.loads((rd / "done.json").read_text())["metrics"]
     assert done == metrics
