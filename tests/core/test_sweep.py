@@ -222,3 +222,51 @@ def test_a_second_sweep_on_a_running_experiment_is_refused(tmp_path: Path, capsy
         assert not list(exp.rglob("done.json"))
     assert main(["sweep", str(sweep)]) == 0
     assert len(list(exp.rglob("done.json"))) == 4
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_runs_die_with_a_killed_driver_and_a_rerun_has_one_writer_per_run(
+    reference: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """``kill -9`` of the sweep driver alone (not its process group): its runs die with it, so the rerun
+    is the only writer of each run, and every run ends as in the uninterrupted sweep."""
+    ref, _ = reference
+    sweep = write_sweep(tmp_path, max_workers=2)
+    exp = tmp_path / "runs" / "toy"
+    # slow runs (40 s each, results unchanged) so that they would outlive the driver by far
+    cmd = [sys.executable, "-m", "causal_priors.cli", "sweep", str(sweep), "overrides.step_sleep=0.2"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(exp.glob("*/*/seed_*/checkpoints/latest.json")) and time.time() < deadline:
+        time.sleep(0.05)
+    children = _children(proc.pid)
+    assert children, "no run was started"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 5
+    while _alive(children) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(children), "runs outlived their killed sweep driver"
+    summary = run_sweep(load_sweep(sweep), quiet=True)
+    assert summary["counts"]["failed"] == 0, summary
+    for run in RUNS:
+        steps = [int(line.split(",")[0]) for line in (exp / run / "curves.csv").read_text().splitlines()[1:]]
+        assert steps == sorted(set(steps)), f"{run}: two writers left steps {steps}"
+    assert results(exp) == results(ref)
