@@ -1,12 +1,13 @@
 """Training callbacks: deterministic evaluation, atomic checkpoints with episode boundaries, NaN guard.
 
 All three act at the start of a rollout, the one point of SB3's loop where the last transition is stored,
-the last gradient step is done and the counters agree.
+the last gradient step is done and the counters agree. Evaluations and checkpoints follow an absolute
+schedule (the first rollout start at or after each multiple of ``eval_every`` / ``checkpoint_every``), so
+a resumed run evaluates at exactly the steps of the uninterrupted one and its ``curves.csv`` is the same.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.checkpoint import save_checkpoint
-from causal_priors.errors import TrainingError
+from causal_priors.rundir import check_finite
 from causal_priors.runs import CurveWriter
 
 CURVE_FIELDS = [
@@ -32,6 +33,13 @@ CURVE_FIELDS = [
 def boundary_seed(seed: int, step: int) -> int:
     """Seed of the env reset at a checkpoint boundary (same in an uninterrupted and a resumed run)."""
     return (seed * 1_000_003 + step) % (2**31 - 1)
+
+
+def next_multiple(step: int, every: int) -> int:
+    """The first multiple of ``every`` after ``step`` (never, for ``every <= 0``)."""
+    if every <= 0:
+        return 2**62
+    return (int(step) // int(every) + 1) * int(every)
 
 
 def reset_at_boundary(model, seed: int) -> None:
@@ -76,6 +84,7 @@ class RunCallback(BaseCallback):
         curves: CurveWriter,
         start_step: int = 0,
         wall_offset: float = 0.0,
+        keep_checkpoints: int = 2,
     ) -> None:
         super().__init__()
         self.run_dir = run_dir
@@ -85,8 +94,11 @@ class RunCallback(BaseCallback):
         self.eval_episodes = eval_episodes
         self.checkpoint_every = checkpoint_every
         self.curves = curves
+        self.keep_checkpoints = keep_checkpoints
         self.last_eval = start_step
         self.last_checkpoint = start_step
+        self.next_eval = next_multiple(start_step, eval_every)
+        self.next_checkpoint = next_multiple(start_step, checkpoint_every)
         self._start_step = start_step
         self.wall_offset = wall_offset
         self._t0 = time.time()
@@ -99,9 +111,8 @@ class RunCallback(BaseCallback):
         return True
 
     def _check_finite(self) -> None:
-        for key, value in self.model.logger.name_to_value.items():
-            if key.startswith("train/") and isinstance(value, float) and not math.isfinite(value):
-                raise TrainingError(f"non-finite {key}={value} at step {self.num_timesteps} (run {self.run_dir})")
+        values = self.model.logger.name_to_value
+        check_finite({k: v for k, v in values.items() if k.startswith("train/")}, self.num_timesteps, str(self.run_dir))
 
     def evaluate(self) -> float:
         returns, lengths = evaluate_policy_seeded(
@@ -129,20 +140,24 @@ class RunCallback(BaseCallback):
         )
         self.logger.dump(step)
         self.last_eval = step
+        self.next_eval = next_multiple(step, self.eval_every)
         self.last_eval_mean = mean
         return mean
 
     def checkpoint(self) -> None:
         reset_at_boundary(self.model, self.seed)
-        save_checkpoint(self.model, self.run_dir, meta={"wall_seconds": self.wall_seconds()})
+        save_checkpoint(
+            self.model, self.run_dir, meta={"wall_seconds": self.wall_seconds()}, keep=self.keep_checkpoints
+        )
         self.last_checkpoint = self.num_timesteps
+        self.next_checkpoint = next_multiple(self.num_timesteps, self.checkpoint_every)
 
     def _on_rollout_start(self) -> None:
         self._check_finite()
         step = self.num_timesteps
-        if self.eval_every > 0 and step - self.last_eval >= self.eval_every:
+        if self.eval_every > 0 and step >= self.next_eval:
             self.evaluate()
-        if self.checkpoint_every > 0 and step - self.last_checkpoint >= self.checkpoint_every:
+        if self.checkpoint_every > 0 and step >= self.next_checkpoint:
             self.checkpoint()
 
     def _on_training_end(self) -> None:

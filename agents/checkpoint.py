@@ -1,106 +1,141 @@
-"""Atomic checkpoints of a training run: model + optimizers, replay buffer, RNG states, extra agent state.
+"""Checkpoints of a training run in the shared, pickle-free format (:mod:`causal_priors.checkpoints`).
 
-Layout under ``<run_dir>/checkpoints/``::
+Files of ``<run>/checkpoints/step_<n>/``::
 
-    step_<n>/model.zip       SB3 archive: policy, critics, targets, every optimizer, log-alpha, counters
-    step_<n>/replay.pkl      the replay buffer
-    step_<n>/state.pt        global RNG states, the action space's RNG, agent extras (causal state)
-    latest.json              {"step": n, "path": "step_<n>"}: written last, so it only names complete folders
+    model.pt      (weights only) every state dict of ``_get_torch_save_params()`` (policy, each optimizer,
+                  and what an algorithm adds, e.g. CausalSAC's inverse model), its torch variables
+                  (log-alpha), torch's RNG state and the agent's extras (``extra_state()``)
+    replay.npz    the replay buffer's arrays (``allow_pickle=False``)
+    state.json    counters (``num_timesteps``, ``_n_updates``, ``_episode_num``, ...), the episode-info
+                  buffers, python/numpy/action-space RNG states, the replay buffer's scalars and
+                  generators, and run bookkeeping (``meta``)
+    manifest.json sizes and sha256 of the above
 
-A kill at any moment leaves ``latest.json`` naming the previous complete checkpoint; older folders are
-removed only after the pointer moved on.
+Restoring never unpickles: the algorithm is rebuilt from the run's config
+(:func:`agents.factory.build_model`) and only parameters, optimizer states and plain data are loaded.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.save_util import recursive_getattr
+from stable_baselines3.common.utils import get_device
 
+from causal_priors.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    load_arrays,
+    load_json,
+    load_tensors,
+    restore_global_rng,
+    save_arrays,
+    save_tensors,
+    snapshot_global_rng,
+)
+from causal_priors.errors import DataError
 from causal_priors.runs import write_json
-from causal_priors.seeding import rng_state, set_rng_state
+
+__all__ = [
+    "agent_extras",
+    "grow_replay_buffer",
+    "latest_checkpoint",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "write_checkpoint",
+]
+
+#: algorithm attributes saved as JSON (those that exist on the model)
+COUNTERS = ("num_timesteps", "_n_updates", "_episode_num", "_current_progress_remaining", "_n_calls")
+_SCALARS = (int, float, bool, str, type(None))
 
 
-@dataclass
-class Checkpoint:
-    """A complete checkpoint on disk."""
+def _plain(value: Any) -> Any:
+    """Agent extras made weights-only loadable: numpy arrays become tensors, numpy scalars numbers."""
+    import torch
 
-    step: int
-    path: Path
-
-    @property
-    def model(self) -> Path:
-        return self.path / "model.zip"
-
-    @property
-    def replay(self) -> Path:
-        return self.path / "replay.pkl"
-
-    @property
-    def state(self) -> Path:
-        return self.path / "state.pt"
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
-def checkpoint_root(run_dir: Path) -> Path:
-    return run_dir / "checkpoints"
-
-
-def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
-    """The newest complete checkpoint of a run, or ``None``."""
-    pointer = checkpoint_root(run_dir) / "latest.json"
-    if not pointer.is_file():
-        return None
-    info = json.loads(pointer.read_text())
-    path = checkpoint_root(run_dir) / info["path"]
-    if not (path / "model.zip").is_file():
-        return None
-    return Checkpoint(step=int(info["step"]), path=path)
+def _number(value: Any) -> Any:
+    """Numpy scalars as Python numbers (JSON writes them exactly)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def agent_extras(model: OffPolicyAlgorithm) -> dict[str, Any]:
-    """State an agent keeps outside SB3's archive (e.g. the causal graph); empty for plain SAC."""
+    """State an agent keeps outside SB3's parameters (e.g. the causal graph); empty for plain SAC."""
     getter = getattr(model, "extra_state", None)
-    return getter() if callable(getter) else {}
+    return _plain(getter()) if callable(getter) else {}
+
+
+def _replay_parts(model: OffPolicyAlgorithm) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays and JSON-ready scalars/generator states of the replay buffer (device, spaces are rebuilt)."""
+    arrays: dict[str, np.ndarray] = {}
+    plain: dict[str, Any] = {"generators": {}, "none": []}
+    for name, value in vars(model.replay_buffer).items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+        elif isinstance(value, np.random.Generator):
+            plain["generators"][name] = value.bit_generator.state
+        elif value is None:
+            plain["none"].append(name)
+        elif isinstance(value, _SCALARS) and not name.startswith("__"):
+            plain[name] = value
+        elif isinstance(value, dict) and all(isinstance(v, _SCALARS) for v in value.values()):
+            plain[name] = dict(value)
+    return arrays, plain
+
+
+def write_checkpoint(model: OffPolicyAlgorithm, folder: Path, meta: Mapping[str, Any] | None = None) -> None:
+    """Write the three checkpoint files of ``model`` into ``folder`` (used by :func:`save_checkpoint`)."""
+    rng, torch_rng = snapshot_global_rng()
+    state_dicts, variables = model._get_torch_save_params()
+    tensors = {
+        "params": model.get_parameters(),
+        "variables": {name: recursive_getattr(model, name) for name in variables},
+        "torch_rng": torch_rng,
+        "extras": agent_extras(model),
+    }
+    save_tensors(tensors, folder / "model.pt")
+    arrays, replay = _replay_parts(model)
+    save_arrays(arrays, folder / "replay.npz")
+    state = {
+        "step": int(model.num_timesteps),
+        "counters": {k: _number(getattr(model, k)) for k in COUNTERS if hasattr(model, k)},
+        "ep_info_buffer": [{k: _number(v) for k, v in info.items()} for info in model.ep_info_buffer or []],
+        "ep_success_buffer": [bool(x) for x in (model.ep_success_buffer or [])],
+        "rng": rng,
+        "action_space_rng": model.action_space.np_random.bit_generator.state,
+        "replay": replay,
+        "state_dicts": list(state_dicts),
+        "meta": dict(meta or {}),
+    }
+    write_json(folder / "state.json", state)
 
 
 def save_checkpoint(
-    model: OffPolicyAlgorithm, run_dir: Path, meta: dict[str, Any] | None = None, keep: int = 1
+    model: OffPolicyAlgorithm, run_dir: Path, meta: Mapping[str, Any] | None = None, keep: int = 2
 ) -> Checkpoint:
-    """Write a complete checkpoint at ``model.num_timesteps`` and move ``latest.json`` to it.
+    """Write a verified checkpoint at ``model.num_timesteps``; keep the newest ``keep`` of them."""
+    return CheckpointStore(run_dir, keep).save(int(model.num_timesteps), lambda d: write_checkpoint(model, d, meta))
 
-    ``meta`` holds run bookkeeping (e.g. wall-clock seconds so far) returned by :func:`restore_checkpoint_state`.
-    """
-    root = checkpoint_root(run_dir)
-    step = int(model.num_timesteps)
-    final = root / f"step_{step}"
-    tmp = root / f".tmp_step_{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save(tmp / "model.zip")
-    model.save_replay_buffer(tmp / "replay.pkl")
-    torch.save(
-        {
-            "step": step,
-            "rng": rng_state(),
-            "action_space_rng": model.action_space.np_random.bit_generator.state,
-            "extras": agent_extras(model),
-            "meta": dict(meta or {}),
-        },
-        tmp / "state.pt",
-    )
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.replace(final)
-    write_json(root / "latest.json", {"step": step, "path": final.name})
-    steps = sorted(int(p.name.split("_")[1]) for p in root.glob("step_*") if p.is_dir())
-    for old in steps[:-keep]:
-        shutil.rmtree(root / f"step_{old}", ignore_errors=True)
-    return Checkpoint(step=step, path=final)
+
+def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
+    """The newest valid checkpoint of a run (see :meth:`CheckpointStore.latest`), or ``None``."""
+    return CheckpointStore(run_dir).latest()
 
 
 def grow_replay_buffer(model: OffPolicyAlgorithm, size: int) -> None:
@@ -125,20 +160,57 @@ def grow_replay_buffer(model: OffPolicyAlgorithm, size: int) -> None:
     model.buffer_size = size
 
 
-def restore_checkpoint_state(
-    model: OffPolicyAlgorithm, ckpt: Checkpoint, buffer_size: int | None = None
-) -> dict[str, Any]:
-    """After ``Algorithm.load``: replay buffer (grown to ``buffer_size``), RNG states and agent extras.
+def _restore_replay(model: OffPolicyAlgorithm, arrays: dict[str, np.ndarray], plain: dict[str, Any]) -> None:
+    buf = model.replay_buffer
+    size = int(buf.buffer_size)
+    saved_size = int(plain.get("buffer_size", size))
+    for name, value in arrays.items():
+        current = getattr(buf, name, None)
+        if isinstance(current, np.ndarray) and current.shape[1:] != value.shape[1:]:
+            raise DataError(f"replay.npz: '{name}' has shape {value.shape}, this run's buffer {current.shape}")
+        setattr(buf, name, value)
+    for name, value in plain.items():
+        if name not in ("generators", "none"):
+            setattr(buf, name, value)
+    for name in plain.get("none", []):
+        setattr(buf, name, None)
+    for name, state in plain.get("generators", {}).items():
+        generator = getattr(buf, name, None)
+        if isinstance(generator, np.random.Generator):
+            generator.bit_generator.state = state
+    buf.buffer_size = saved_size
+    model.buffer_size = saved_size
+    grow_replay_buffer(model, size)
 
-    Returns the checkpoint's meta dict.
+
+def restore_checkpoint(model: OffPolicyAlgorithm, ckpt: Checkpoint) -> dict[str, Any]:
+    """Load a checkpoint into ``model`` (freshly built from the run's config); returns its ``meta``.
+
+    Parameters and optimizer states, torch variables, the replay buffer (grown to the model's current
+    buffer size), counters, episode-info buffers, every RNG state and the agent's extras.
+
+    Raises:
+        DataError: a file is unreadable or does not fit the model (one line naming the file).
     """
-    model.load_replay_buffer(ckpt.replay)
-    if buffer_size is not None:
-        grow_replay_buffer(model, buffer_size)
-    state = torch.load(ckpt.state, weights_only=False)
-    set_rng_state(state["rng"])
-    model.action_space.np_random.bit_generator.state = state["action_space_rng"]
-    setter = getattr(model, "load_extra_state", None)
-    if callable(setter):
-        setter(state["extras"])
-    return state.get("meta", {})
+    tensors = load_tensors(ckpt.file("model.pt"))
+    state = load_json(ckpt.file("state.json"))
+    try:
+        model.set_parameters(tensors["params"], exact_match=True, device=get_device(model.device))
+        for name, value in tensors["variables"].items():
+            recursive_getattr(model, name).data.copy_(value.to(model.device))
+        _restore_replay(model, load_arrays(ckpt.file("replay.npz")), state["replay"])
+        for key, value in state["counters"].items():
+            setattr(model, key, value)
+        model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
+        model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
+        restore_global_rng(state["rng"], tensors["torch_rng"])
+        model.action_space.np_random.bit_generator.state = state["action_space_rng"]
+        setter = getattr(model, "load_extra_state", None)
+        if callable(setter):
+            setter(tensors["extras"])
+    except DataError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{ckpt.path}: checkpoint does not fit this run ({text[:200]})") from None
+    return dict(state.get("meta", {}))

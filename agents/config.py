@@ -145,6 +145,8 @@ class TrainConfig:
     """Deterministic episodes per evaluation (fixed seeds, the same at every evaluation)."""
     checkpoint_every: int = 5_000
     """Checkpoint every this-many env steps (a kill loses at most this much work)."""
+    keep_checkpoints: int = 2
+    """Newest checkpoints kept (>= 2: a damaged newest checkpoint falls back to the previous one)."""
     resume: bool = False
     """Continue from the run directory's latest checkpoint, if there is one."""
     run_root: str = "runs"

@@ -3,7 +3,7 @@
 Example::
 
     causal-priors discover env=reacher_distractors steps=10000 temperature=0.1
-    causal-priors discover env=HalfCheetah-v5 policy=runs/default/HalfCheetah-v5/cip/seed_0/checkpoints/x.zip
+    causal-priors discover env=HalfCheetah-v5 policy=runs/default/HalfCheetah-v5/cip/seed_0
 
 Writes into ``<run_root>/<experiment>/<env>/discover_<method>/seed_<seed>/``: ``graph.json`` (the
 :class:`causal.FactoredGraph`), ``graph.png`` (block heat map, graph drawing, weights), ``config.yaml`` and
@@ -22,10 +22,12 @@ import numpy as np
 from omegaconf import DictConfig
 
 import envs
+from agents.policy_file import load_policy
 from causal import METHODS, FactoredGraph, fit_factored_graph
 from causal.plots import save_graph_png
-from causal_priors.config import ConfigError, load_config, save_config
+from causal_priors.config import ConfigError, load_config, save_config, to_container
 from causal_priors.errors import UserError
+from causal_priors.rundir import claim_run
 from causal_priors.runs import make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
 from envs.config import EnvConfig
@@ -50,7 +52,8 @@ class DiscoverConfig:
     transition: bool = True
     """Also fit the (state, action) -> next-state block."""
     policy: str = "random"
-    """``random`` (uniform actions) or the path of an SB3 ``.zip`` checkpoint (deterministic actions)."""
+    """``random`` (uniform actions), or deterministic actions of a SAC policy: an SB3 ``.zip`` (only its weights
+    are read, never its pickled data), a ``checkpoints/step_<n>`` folder or a ``train`` run directory."""
     irrelevant_threshold: float = 0.5
     """State dims with ``w_s`` below this count as reward-irrelevant in ``causal/n_irrelevant``."""
     run_root: str = "runs"
@@ -67,37 +70,6 @@ def build_config(argv: Sequence[str]) -> DictConfig:
     if cfg.temperature <= 0:
         raise ConfigError(f"temperature must be > 0, got {cfg.temperature}")
     return cfg
-
-
-def _load_policy(path: str, env: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """Deterministic actions of an SB3 checkpoint (plain SAC or the project's causal SAC)."""
-    if not Path(path).is_file():
-        raise ConfigError(f"policy: no such checkpoint '{path}' (expected 'random' or an SB3 .zip file)")
-    from stable_baselines3 import SAC
-
-    classes: list[Any] = []
-    try:
-        from agents.causal_sac import CausalSAC
-
-        classes.append(CausalSAC)
-    except ImportError:  # pragma: no cover - only while that module is being written
-        pass
-    classes.append(SAC)
-    errors = []
-    for cls in classes:
-        try:
-            model = cls.load(path, device="cpu")
-            break
-        except Exception as err:  # noqa: BLE001 - report every loader's reason below
-            errors.append(f"{cls.__name__}: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-    else:
-        raise UserError(f"policy: cannot load '{path}' as an SB3 checkpoint ({'; '.join(errors)})")
-    if model.observation_space.shape != env.observation_space.shape:
-        raise UserError(
-            f"policy '{path}' expects observations of shape {model.observation_space.shape}, "
-            f"the env gives {env.observation_space.shape}"
-        )
-    return lambda obs: model.predict(obs, deterministic=True)[0]
 
 
 def collect(env: Any, steps: int, seed: int, policy: Callable[[np.ndarray], np.ndarray] | None = None):
@@ -140,13 +112,21 @@ def _log(path: Path, graph: FactoredGraph, fig: Any, threshold: float, step: int
 
 
 def run(cfg: DictConfig) -> tuple[Path, FactoredGraph]:
-    """Collect, fit, and write ``graph.json``, ``graph.png``, ``config.yaml`` and TensorBoard logs."""
+    """Collect, fit, and write ``graph.json``, ``graph.png``, ``config.yaml`` and TensorBoard logs.
+
+    The run directory is claimed first (one writer; a read-only ``run_root`` fails before collecting).
+    """
     single_thread()
-    seed_everything(cfg.seed)
     path = run_dir(cfg.run_root, cfg.experiment, cfg.env.id, f"discover_{cfg.method}", cfg.seed)
+    with claim_run(path, to_container(cfg), resume=True, what="discover"):
+        return _discover(cfg, path)
+
+
+def _discover(cfg: DictConfig, path: Path) -> tuple[Path, FactoredGraph]:
+    seed_everything(cfg.seed)
     env = envs.make_from_config(cfg.env, seed=cfg.seed)
     try:
-        policy = None if cfg.policy == "random" else _load_policy(cfg.policy, env)
+        policy = None if cfg.policy == "random" else load_policy(cfg.policy, env)
         S, A, R, S2 = collect(env, int(cfg.steps), int(cfg.seed), policy)
     finally:
         env.close()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stable_baselines3 import SAC
 from stable_baselines3.common.monitor import Monitor
@@ -12,6 +11,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
 from agents.config import AgentConfig, TrainConfig, causal_config
+
+if TYPE_CHECKING:
+    from causal_priors.checkpoints import Checkpoint
 
 
 def make_vec_env(cfg: TrainConfig, seed: int) -> VecEnv:
@@ -61,6 +63,13 @@ def build_model(cfg: TrainConfig, env: VecEnv) -> OffPolicyAlgorithm:
     return algorithm_class(cfg.agent)(policy, env, **algorithm_kwargs(cfg))
 
 
-def load_model(cfg: TrainConfig, path: Path, env: VecEnv | None) -> OffPolicyAlgorithm:
-    """Load an algorithm saved by :func:`agents.checkpoint.save_checkpoint`."""
-    return algorithm_class(cfg.agent).load(path, env=env, device=cfg.device)
+def load_model(cfg: TrainConfig, ckpt: Checkpoint, env: VecEnv | None = None) -> OffPolicyAlgorithm:
+    """The algorithm of a checkpoint: rebuilt from ``cfg``, then its saved state loaded (no unpickling).
+
+    ``env`` defaults to a fresh training env of ``cfg``; see :func:`agents.checkpoint.restore_checkpoint`.
+    """
+    from agents.checkpoint import restore_checkpoint
+
+    model = build_model(cfg, env if env is not None else make_vec_env(cfg, cfg.seed))
+    restore_checkpoint(model, ckpt)
+    return model

@@ -18,10 +18,12 @@ from omegaconf import DictConfig
 
 import envs
 from agents.callbacks import CURVE_FIELDS, RunCallback, evaluate_policy_seeded, reset_at_boundary
-from agents.checkpoint import latest_checkpoint, restore_checkpoint_state
+from agents.checkpoint import latest_checkpoint, restore_checkpoint
 from agents.config import TrainConfig
-from agents.factory import algorithm_kwargs, build_model, load_model, make_vec_env
+from agents.factory import build_model, load_model, make_vec_env
+from causal_priors.checkpoints import CheckpointStore
 from causal_priors.config import ConfigError, flatten, load_config, load_saved_config, save_config, to_container
+from causal_priors.rundir import claim_run
 from causal_priors.runs import CurveWriter, log_hparams, make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
 
@@ -42,47 +44,40 @@ def run_dir_for(cfg: DictConfig) -> Path:
     return run_dir(cfg.run_root, cfg.experiment, cfg.env.id, cfg.agent.name, cfg.seed)
 
 
-def _check_run_dir(path: Path, cfg: DictConfig) -> None:
-    """Refuse to mix two different configs in one run directory."""
-    saved = path / "config.yaml"
-    if not saved.is_file():
-        return
-    from omegaconf import OmegaConf
-
-    old = flatten(OmegaConf.to_container(OmegaConf.load(saved)))
-    new = flatten(to_container(cfg))
-    ignore = {"resume", "progress", "total_steps", "device"}
-    diff = sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
-    if diff:
-        raise ConfigError(
-            f"{saved} was written with a different config (keys {diff[:5]}); use another experiment/seed or delete it"
-        )
+#: config keys a resumed run may change (``total_steps`` extends a finished run)
+RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Train (or resume) one run and return its final metrics (also written to ``done.json``)."""
+    """Train (or resume) one run and return its final metrics (also written to ``done.json``).
+
+    The run directory is claimed first (:func:`causal_priors.rundir.claim_run`): one writer at a time, no
+    overwrite without ``resume=true``, no resume under a different config.
+    """
     single_thread()
     path = run_dir_for(cfg)
-    ckpt = latest_checkpoint(path) if cfg.resume else None
-    if not cfg.resume and (path / "checkpoints").exists():
-        raise ConfigError(f"{path} already holds a run; pass resume=true to continue it or change experiment/seed")
-    if latest_checkpoint(path) is not None:  # a folder without a checkpoint holds nothing worth protecting
-        _check_run_dir(path, cfg)
-    path.mkdir(parents=True, exist_ok=True)
+    with claim_run(path, to_container(cfg), resume=bool(cfg.resume), what="train", ignore=RESUME_MAY_CHANGE):
+        return _train(cfg, path)
+
+
+def _train(cfg: DictConfig, path: Path) -> dict[str, Any]:
+    store = CheckpointStore(path, cfg.keep_checkpoints)
+    ckpt = store.latest() if cfg.resume else None
+    done = path / "done.json"
+    if ckpt is not None and ckpt.step >= int(cfg.total_steps) and done.is_file():
+        CurveWriter(path / "curves.csv", CURVE_FIELDS, resume_step=ckpt.step)  # drop rows of a killed rerun
+        return json.loads(done.read_text())["metrics"]  # resuming a finished run: nothing to do
     save_config(cfg, path / "config.yaml")
 
     seed_everything(cfg.seed)
     env = make_vec_env(cfg, cfg.seed)
     eval_env = envs.make_from_config(cfg.env, seed=cfg.seed + 10_000)
     start_step, wall_offset = 0, 0.0
+    model = build_model(cfg, env)
     if ckpt is not None:
-        model = load_model(cfg, ckpt.model, env)
-        meta = restore_checkpoint_state(model, ckpt, buffer_size=algorithm_kwargs(cfg)["buffer_size"])
+        meta = restore_checkpoint(model, ckpt)
         start_step, wall_offset = ckpt.step, float(meta.get("wall_seconds", 0.0))
-        reset_at_boundary(model, cfg.seed)
-    else:
-        model = build_model(cfg, env)
-        reset_at_boundary(model, cfg.seed)
+    reset_at_boundary(model, cfg.seed)
     logger = make_logger(path)
     model.set_logger(logger)
     if ckpt is None:
@@ -99,6 +94,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         curves=curves,
         start_step=start_step,
         wall_offset=wall_offset,
+        keep_checkpoints=cfg.keep_checkpoints,
     )
     remaining = int(cfg.total_steps) - start_step
     if remaining > 0:
@@ -110,9 +106,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             progress_bar=bool(cfg.progress),
         )
     else:
-        done = path / "done.json"
-        if done.is_file():  # resuming a finished run: nothing to do
-            return json.loads(done.read_text())["metrics"]
         callback.init_callback(model)
     final = callback.last_eval_mean if callback.last_eval_mean is not None else callback.evaluate()
     metrics = {
@@ -120,7 +113,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "steps": int(model.num_timesteps),
         "time/wall_seconds": round(callback.wall_seconds(), 2),
     }
-    write_json(path / "done.json", {"metrics": metrics, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    write_json(done, {"metrics": metrics, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     env.close()
     eval_env.close()
     return metrics
@@ -150,22 +143,23 @@ def evaluate_main(argv: Sequence[str]) -> int:
     if not saved.is_file():
         raise ConfigError(f"{saved} not found: run= must name a run directory written by 'causal-priors train'")
     cfg = load_saved_config(TrainConfig, saved, overrides)
-    ckpt = latest_checkpoint(path)
-    if ckpt is None:
-        raise ConfigError(f"{path} has no checkpoint to evaluate")
     single_thread()
-    model = load_model(cfg, ckpt.model, env=None)
-    env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
-    n = episodes[0] if episodes else cfg.eval_episodes
-    returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
-    result = {
-        "step": ckpt.step,
-        "episodes": n,
-        "mean_reward": float(np.mean(returns)),
-        "std_reward": float(np.std(returns)),
-        "mean_ep_length": float(np.mean(lengths)),
-        "env": to_container(cfg.env),
-    }
-    write_json(path / "evaluation.json", result)
+    with claim_run(path, None, resume=True, what="evaluate"):
+        ckpt = latest_checkpoint(path)
+        if ckpt is None:
+            raise ConfigError(f"{path} has no checkpoint to evaluate")
+        model = load_model(cfg, ckpt)
+        env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
+        n = episodes[0] if episodes else cfg.eval_episodes
+        returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
+        result = {
+            "step": ckpt.step,
+            "episodes": n,
+            "mean_reward": float(np.mean(returns)),
+            "std_reward": float(np.std(returns)),
+            "mean_ep_length": float(np.mean(lengths)),
+            "env": to_container(cfg.env),
+        }
+        write_json(path / "evaluation.json", result)
     print(json.dumps(result))
     return 0

@@ -21,7 +21,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "forecast": ("forecasting.cli:forecast_main", "train / evaluate / adapt motion forecasters"),
     "sweep": ("causal_priors.sweep:sweep_main", "run a grid of runs locally or on Ray, resumably"),
     "report": ("causal_priors.report:report_main", "aggregate run directories into tables and plots"),
-    "toy": ("causal_priors.toy_run:toy_main", "(dev) tiny seeded regression run for testing sweeps/reports"),
 }
 
 

@@ -4,14 +4,15 @@ Run directories: ``<root>/<experiment>/<env>/<agent>/seed_<n>/`` holding ``confi
 TensorBoard event files, ``curves.csv`` and (when finished) ``done.json``. Forecasting runs use the same
 shape with ``<data>/<model>`` in place of ``<env>/<agent>``.
 
-The logger is stable-baselines3's, writing TensorBoard (and optionally stdout); metric names follow SB3:
-``rollout/``, ``train/``, ``eval/``, ``time/`` plus ``causal/``, ``augment/`` and ``forecast/``.
+Agents log through stable-baselines3's logger (:func:`make_logger`, TensorBoard and optionally stdout);
+forecasting, which has no SB3 model, through torch's ``SummaryWriter`` (:func:`scalar_writer`). Metric
+names follow SB3: ``rollout/``, ``train/``, ``eval/``, ``time/`` plus ``causal/``, ``augment/`` and
+``forecast/``. The run protocol (locks, checkpoints) is :mod:`causal_priors.rundir`.
 """
 
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a logger is made: ~3 s per process
     from stable_baselines3.common.logger import Logger
+    from torch.utils.tensorboard import SummaryWriter
 
 
 def safe_name(text: str) -> str:
@@ -48,6 +50,20 @@ def log_metrics(logger: Logger, metrics: Mapping[str, float], step: int | None =
         logger.record(key, float(value))
     if step is not None:
         logger.dump(step)
+
+
+def scalar_writer(path: Path) -> SummaryWriter:
+    """torch's TensorBoard ``SummaryWriter`` writing event files into ``path``."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(log_dir=str(path))
+
+
+def write_scalars(writer: SummaryWriter, metrics: Mapping[str, float], step: int) -> None:
+    """Add every value of a metrics dict (keys already prefixed, e.g. ``forecast/val/ade/all``) at ``step``."""
+    for key, value in metrics.items():
+        writer.add_scalar(key, float(value), int(step))
 
 
 def log_hparams(logger: Logger, hparams: Mapping[str, Any], metrics: Sequence[str]) -> None:
@@ -115,30 +131,8 @@ def read_curve(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
 
 
-@contextmanager
-def exclusive_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created if missing) for the ``with`` block.
+def exclusive_lock(path: Path, what: str):
+    """Hold an exclusive advisory lock on ``path`` (see :func:`causal_priors.rundir.run_lock`)."""
+    from causal_priors.rundir import run_lock
 
-    The lock dies with the process (``flock``), so a killed holder never leaves a stale lock behind.
-
-    Raises:
-        ConfigError: another live process holds it; the message names ``what``, the lock file and its pid.
-    """
-    from causal_priors.errors import ConfigError
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise ConfigError(f"{path}: {what} is already running (pid {holder}); wait for it or stop it") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return run_lock(path, what)

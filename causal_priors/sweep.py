@@ -2,7 +2,7 @@
 
 A sweep file (YAML, validated against :class:`SweepConfig`; see ``configs/sweep/``)::
 
-    command: train                      # a runnable command, see RUNNABLE
+    command: train                      # a runnable command (see RUNNABLE) or module:<python module>
     experiment: cip_vs_sac              # runs land in <run_root>/<experiment>/<task>/<method>/seed_<n>/
     run_root: runs
     grid: {agent: [sac, cip], env: [Reacher-v5], seed: [0, 1, 2, 3, 4]}   # cartesian product
@@ -11,7 +11,10 @@ A sweep file (YAML, validated against :class:`SweepConfig`; see ``configs/sweep/
     max_workers: null                   # local pool size (default: cores / num_cpus)
 
 Each run is a subprocess ``python -m causal_priors.cli <command> key=value ...`` (``OMP_NUM_THREADS=1``,
-output to ``<run_dir>/run.log``), so a crash or NaN in one run cannot stop the others. Runs are
+output to ``<run_dir>/run.log``), so a crash or NaN in one run cannot stop the others; it dies with the
+sweep and claims its run directory (:mod:`causal_priors.rundir`), so a rerun after a killed sweep never
+runs one run twice at once. ``command: module:<name>`` runs ``python -m <name> key=value ...`` instead, for
+a module with the same contract (``build_config``, ``run_dir_for``, ``run`` and a ``__main__``). Runs are
 idempotent: ``done.json`` present -> skipped; otherwise launched with ``resume=true``, which continues
 from a checkpoint when there is one (counted as ``resumed``) and starts fresh when not; a failure
 writes ``<run_dir>/failed.json`` (error tail) and the sweep goes on. The summary table is printed and
@@ -48,8 +51,18 @@ __all__ = ["SweepConfig", "RUNNABLE", "load_sweep", "plan_runs", "run_sweep", "s
 RUNNABLE: dict[str, str] = {
     "train": "agents.workspace",
     "forecast train": "forecasting.train",
-    "toy": "causal_priors.toy_run",
 }
+#: prefix of a sweep ``command`` naming a module run as ``python -m <module>`` (e.g. a test fixture)
+MODULE_PREFIX = "module:"
+
+
+def command_module(command: str) -> str:
+    """The module behind a sweep ``command`` (a RUNNABLE name or ``module:<name>``)."""
+    if command.startswith(MODULE_PREFIX):
+        return command[len(MODULE_PREFIX) :]
+    return RUNNABLE[command]
+
+
 RESERVED = ("run_root", "resume")
 
 
@@ -131,8 +144,10 @@ def read_value(text: str) -> Any:
 
 
 def _check(cfg: DictConfig, file: Path) -> None:
-    if cfg.command not in RUNNABLE:
-        raise ConfigError(f"{file}: 'command' must be one of {list(RUNNABLE)}, got '{cfg.command}'")
+    if cfg.command not in RUNNABLE and not (cfg.command.startswith(MODULE_PREFIX) and len(cfg.command) > 7):
+        raise ConfigError(
+            f"{file}: 'command' must be one of {list(RUNNABLE)} or module:<python module>, got '{cfg.command}'"
+        )
     if not cfg.experiment:
         raise ConfigError(f"{file}: 'experiment' is required (runs go to <run_root>/<experiment>/)")
     if not cfg.grid:
@@ -166,7 +181,7 @@ def plan_runs(cfg: DictConfig) -> list[RunSpec]:
     grid points that map to the same run directory are an error.
     """
     try:
-        module = importlib.import_module(RUNNABLE[cfg.command])
+        module = importlib.import_module(command_module(cfg.command))
     except ModuleNotFoundError as err:
         raise ConfigError(f"command '{cfg.command}' is not available ({err})") from None
     experiment_dir = (Path(cfg.run_root) / cfg.experiment).resolve()
@@ -192,7 +207,7 @@ def plan_runs(cfg: DictConfig) -> list[RunSpec]:
         seen[run_dir] = point
         specs.append(
             RunSpec(
-                command=tuple(cfg.command.split()),
+                command=(cfg.command,) if cfg.command.startswith(MODULE_PREFIX) else tuple(cfg.command.split()),
                 argv=tuple(argv),
                 run_dir=str(run_dir),
                 point=point,

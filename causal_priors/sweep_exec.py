@@ -5,6 +5,11 @@
 output to ``<run_dir>/run.log``, and classifies the outcome (``done``, ``resumed`` or ``failed``, with
 ``failed.json`` written for a failure). Nothing else is scheduled by hand: the local backend is a
 ``concurrent.futures`` pool, the Ray backend one ``ray.remote`` task per run.
+
+A run process dies with the process that launched it (Linux ``PR_SET_PDEATHSIG``: a ``kill -9`` of the
+sweep driver kills its runs), and every run claims its run directory
+(:func:`causal_priors.rundir.claim_run`), so a rerun of a sweep never starts a second writer on a run
+that is still going.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ from causal_priors.runs import write_json
 __all__ = ["RunSpec", "checkpoint_present", "execute", "execute_local", "execute_ray", "result_row", "terminate_all"]
 
 ERROR_TAIL_LINES = 30
+_PR_SET_PDEATHSIG = 1
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _live: set[subprocess.Popen] = set()
 _live_lock = threading.Lock()
@@ -37,7 +44,7 @@ _stopping = threading.Event()  # set by terminate_all: runs killed by the sweep 
 class RunSpec:
     """Everything needed to launch one run (picklable, so it can travel to a Ray worker)."""
 
-    command: tuple[str, ...]  # CLI words, e.g. ("train",) or ("forecast", "train")
+    command: tuple[str, ...]  # CLI words, e.g. ("train",) or ("forecast", "train"), or ("module:<name>",)
     argv: tuple[str, ...]  # key=value overrides, without resume
     run_dir: str  # absolute run directory
     point: dict[str, Any] = field(default_factory=dict)  # the grid point (for the summary)
@@ -46,9 +53,34 @@ class RunSpec:
 
 
 def checkpoint_present(run_dir: Path) -> bool:
-    """Whether ``<run_dir>/checkpoints/`` holds any file (then the run is resumed, not restarted)."""
-    ckpt = run_dir / "checkpoints"
-    return ckpt.is_dir() and any(p.is_file() and not p.name.endswith(".tmp") for p in ckpt.rglob("*"))
+    """Whether ``<run_dir>/checkpoints/`` holds a checkpoint folder (then the run is resumed, not restarted)."""
+    from causal_priors.checkpoints import CheckpointStore
+
+    return CheckpointStore(run_dir).exists()
+
+
+def die_with_parent(parent: int) -> None:
+    """``preexec_fn`` of a run process: ask Linux to SIGKILL it when its parent dies (no-op elsewhere).
+
+    ``parent`` is the launcher's pid, taken before the fork: if it died before the request took effect,
+    the child exits at once.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the run's lock still keeps a rerun from writing twice
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def launcher(command: Sequence[str]) -> list[str]:
+    """What follows ``python -m`` for a run: ``causal_priors.cli <words>``, or ``<name>`` for ``module:<name>``."""
+    if len(command) == 1 and command[0].startswith("module:"):
+        return [command[0][len("module:") :]]
+    return ["causal_priors.cli", *command]
 
 
 def _tail(path: Path, lines: int = ERROR_TAIL_LINES) -> str:
@@ -94,7 +126,7 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     resume = checkpoint_present(run_dir)
     # resume=true always: a run with a checkpoint continues, one without starts fresh (and a stale,
     # checkpoint-less folder of an interrupted run is not mistaken for a conflicting run)
-    cmd = [sys.executable, "-m", "causal_priors.cli", *spec.command, *spec.argv, "resume=true"]
+    cmd = [sys.executable, "-m", *launcher(spec.command), *spec.argv, "resume=true"]
     env = {**os.environ, **{k: "1" for k in _THREAD_ENV}, "PYTHONUNBUFFERED": "1"}
     cwd = spec.cwd if spec.cwd and Path(spec.cwd).is_dir() else None
     log = run_dir / "run.log"
@@ -103,7 +135,9 @@ def execute(spec: RunSpec) -> dict[str, Any]:
     with open(log, "a") as fh:
         fh.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd[1:])}\n")
         fh.flush()
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, preexec_fn=partial(die_with_parent, os.getpid())
+        )
         with _live_lock:
             _live.add(proc)
         try:

@@ -20,12 +20,14 @@ import numpy as np
 import torch
 
 from causal_priors.errors import ConfigError
-from causal_priors.runs import atomic_write_text, log_metrics, make_logger, write_json
+from causal_priors.rundir import claim_run
+from causal_priors.runs import atomic_write_text, scalar_writer, write_json, write_scalars
 from causal_priors.seeding import single_thread
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.evaluate import evaluate_method, metric_names, to_csv, to_markdown
 from forecasting.models.base import ForecastMethod
+from forecasting.runfiles import load_trained, run_dir_for
 
 
 def _cycle(ds: SceneDataset, batch_size: int, rng: np.random.Generator) -> Iterator[SceneBatch]:
@@ -110,13 +112,24 @@ def low_shot_curve(
 
 
 def run_adaptation(cfg: Any) -> dict[int, dict[str, float]]:
-    """``forecast adapt``: load the trained run, adapt on the target, write ``adapt/`` tables, plot, logs."""
-    from forecasting.plots import plot_adaptation
-    from forecasting.splits import adaptation_pool, adaptation_target
-    from forecasting.train import load_trained, run_dir_for
+    """``forecast adapt``: load the trained run, adapt on the target, write ``adapt/`` tables, plot, logs.
 
+    Holds the run directory's lock (:func:`causal_priors.rundir.claim_run`) while it writes there.
+    """
     single_thread()
     method = load_trained(cfg)
+    with claim_run(run_dir_for(cfg), None, resume=True, what="forecast adapt"):
+        return write_adaptation(cfg, method)
+
+
+def write_adaptation(cfg: Any, method: ForecastMethod | None = None) -> dict[int, dict[str, float]]:
+    """The work of :func:`run_adaptation` for a caller that already holds the run's lock (``forecast train``)."""
+    from forecasting.plots import plot_adaptation
+    from forecasting.splits import adaptation_pool, adaptation_target
+
+    if method is None:
+        method = load_trained(cfg)
+
     pool, target = adaptation_pool(cfg), adaptation_target(cfg)
     curve = low_shot_curve(method, pool, target, cfg)
     out = Path(run_dir_for(cfg)) / "adapt"
@@ -128,10 +141,10 @@ def run_adaptation(cfg: Any) -> dict[int, dict[str, float]]:
     atomic_write_text(out / f"adapt_{cfg.adapt.domain}.md", to_markdown(rows, title))
     plot_adaptation({cfg.model.label or cfg.model.name: curve}, out / f"adapt_{cfg.adapt.domain}.png", title=title)
     _merge_into_done(Path(run_dir_for(cfg)) / "done.json", f"adapt_{cfg.adapt.domain}", curve)
-    logger = make_logger(out)
+    writer = scalar_writer(out)
     for n, vals in curve.items():
-        log_metrics(logger, {f"forecast/adapt/{k}": v for k, v in vals.items()}, n)
-    logger.close()
+        write_scalars(writer, {f"forecast/adapt/{k}": v for k, v in vals.items()}, n)
+    writer.close()
     return curve
 
 

@@ -103,6 +103,7 @@ class ForecastConfig:
     log_every: int = 200  #: steps between training-scalar dumps
     val_every: int = 2000  #: steps between validation passes (0 = only at the end)
     checkpoint_every: int = 2000  #: steps between checkpoints
+    keep_checkpoints: int = 2  #: newest checkpoints kept (>= 2, so a damaged newest one has a fallback)
     run_root: str = "runs"
     experiment: str = "forecast"
     resume: bool = False  #: continue from the run directory's checkpoint

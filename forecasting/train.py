@@ -2,9 +2,14 @@
 
 Sweep-tool API: :func:`build_config` (argv -> config), :func:`run_dir_for` (config -> run directory) and
 :func:`run` (config -> final metrics; writes ``<run_dir>/done.json``). A run directory holds
-``config.yaml``, ``checkpoints/last.pt`` (model + optimiser + scheduler + step + RNG, written atomically),
-TensorBoard events (``forecast/train/*``, ``forecast/val/*``, ``forecast/test/*``), ``curves.csv``,
-``model.pt`` (the final weights) and ``eval/`` (results tables and plots).
+``config.yaml``, ``checkpoints/step_<n>/`` (the shared verified format of :mod:`causal_priors.checkpoints`:
+``model.pt`` with model, optimiser, scheduler and torch RNG, weights only; ``state.json`` with step, RNG
+states, wall time and the not-yet-logged training metrics), TensorBoard events written by torch's
+``SummaryWriter`` (``forecast/train/*``, ``forecast/val/*``, ``forecast/test/*``), ``curves.csv``,
+``model.pt`` + ``model.json`` (the final weights, :mod:`forecasting.runfiles`) and ``eval/``.
+
+The run directory follows :func:`causal_priors.rundir.claim_run`: one writer, no overwrite without
+``resume=true``, no resume under a different config.
 
 Batches are drawn epoch by epoch with ``default_rng([seed, epoch])`` (drop-last), so the batch of any step
 is a function of the seed and the step: resuming replays exactly the same stream.
@@ -17,24 +22,38 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from causal_priors.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    load_json,
+    load_tensors,
+    restore_global_rng,
+    save_tensors,
+    snapshot_global_rng,
+)
 from causal_priors.config import load_config, save_config, to_container
-from causal_priors.errors import ConfigError, TrainingError
-from causal_priors.runs import CurveWriter, atomic_file, log_metrics, make_logger, run_dir, write_json
-from causal_priors.seeding import rng_state, seed_everything, set_rng_state, single_thread
+from causal_priors.errors import ConfigError, DataError
+from causal_priors.rundir import check_finite, claim_run
+from causal_priors.runs import CurveWriter, scalar_writer, write_json, write_scalars
+from causal_priors.seeding import seed_everything, single_thread
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.evaluate import evaluate_method, per_scene_metrics, results_table, write_results
 from forecasting.metrics import summarize
 from forecasting.models.base import ForecastMethod, build_method
+from forecasting.runfiles import load_trained, run_dir_for, save_model
 from forecasting.splits import data_name, test_sets, train_val
+
+__all__ = ["build_config", "evaluate_trained", "load_trained", "run", "run_dir_for", "validate"]
 
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
 
@@ -46,51 +65,10 @@ def build_config(argv: Sequence[str] = ()) -> DictConfig:
     return load_config(ForecastConfig, list(argv), groups=("model", "data"))
 
 
-def run_dir_for(cfg: Any) -> Path:
-    """``<run_root>/<experiment>/<data>/<model label or name>/seed_<seed>``."""
-    return run_dir(cfg.run_root, cfg.experiment, data_name(cfg), cfg.model.label or cfg.model.name, int(cfg.seed))
-
-
 def reference_batch(ds: SceneDataset, per_domain: int) -> SceneBatch:
     """The first ``per_domain`` scenes of every environment of ``ds`` as one batch."""
     parts = [d.subset(slice(0, per_domain)) for d in ds.by_domain().values()]
     return SceneDataset.concat(parts).to_batch()
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    with atomic_file(path) as fh:
-        torch.save(obj, fh)
-
-
-def save_model(method: ForecastMethod, cfg: Any, path: Path) -> None:
-    """Final weights with what is needed to rebuild the method."""
-    meta = {
-        "name": cfg.model.name,
-        "domain_names": list(method.domain_names),
-        "extra_channels": method.extra_channels,
-        "total_steps": method.total_steps,
-        "model_cfg": to_container(cfg.model),
-    }
-    _atomic_save({"state": method.state_dict(), "meta": meta}, path)
-
-
-def load_trained(cfg: Any) -> ForecastMethod:
-    """The trained method of ``cfg``'s run directory (``model.pt``)."""
-    path = run_dir_for(cfg) / "model.pt"
-    if not path.is_file():
-        raise ConfigError(f"no trained model at {path}: run `causal-priors forecast train` with the same keys first")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    meta = blob["meta"]
-    from forecasting.config import ModelConfig
-
-    # defaults first, so a checkpoint written before a config field existed still loads
-    model_cfg = OmegaConf.merge(OmegaConf.structured(ModelConfig), meta["model_cfg"])
-    method = build_method(
-        meta["name"], model_cfg, tuple(meta["domain_names"]), meta["extra_channels"], meta["total_steps"]
-    )
-    method.load_state_dict(blob["state"])
-    method.eval()
-    return method
 
 
 def validate(method: ForecastMethod, val: SceneDataset, reference: SceneBatch, batch_size: int) -> dict[str, float]:
@@ -101,7 +79,16 @@ def validate(method: ForecastMethod, val: SceneDataset, reference: SceneBatch, b
 
 
 def evaluate_trained(cfg: Any, method: ForecastMethod, out_dir: Path) -> dict[str, float]:
-    """Test metrics of a trained method; writes ``results.{json,csv,md}`` and plots into ``out_dir``."""
+    """Test metrics of a trained method; writes ``results.{json,csv,md}`` and plots into ``out_dir``.
+
+    Holds the run directory's lock while it writes.
+    """
+    with claim_run(run_dir_for(cfg), None, resume=True, what="forecast evaluate"):
+        return write_evaluation(cfg, method, out_dir)
+
+
+def write_evaluation(cfg: Any, method: ForecastMethod, out_dir: Path) -> dict[str, float]:
+    """The work of :func:`evaluate_trained` for a caller that already holds the run's lock."""
     from forecasting.plots import plot_error_vs_domain, plot_trajectories
     from forecasting.splits import split_reference
 
@@ -141,19 +128,52 @@ def _lr_lambda(total: int, floor: float):
 
 
 def _check_finite(loss: torch.Tensor, metrics: dict[str, float], step: int) -> None:
-    if torch.isfinite(loss):
-        return
-    bad = [k for k, v in metrics.items() if not math.isfinite(v)] or ["loss"]
-    raise TrainingError(f"step {step}: non-finite training metric '{bad[0]}' (loss={float(loss.detach())})")
+    check_finite(metrics, step)
+    check_finite({"loss": float(loss.detach())}, step)
+
+
+def _save_checkpoint(folder: Path, method, opt, sched, step: int, wall_s: float, acc: dict) -> None:
+    """One checkpoint folder: tensors weights-only, everything else JSON."""
+    rng, torch_rng = snapshot_global_rng()
+    tensors = {
+        "model": method.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "torch_rng": torch_rng,
+    }
+    save_tensors(tensors, folder / "model.pt")
+    write_json(folder / "state.json", {"step": step, "rng": rng, "wall_s": wall_s, "pending_metrics": acc})
+
+
+def _load_checkpoint(ckpt: Checkpoint, method, opt, sched) -> tuple[int, float, dict[str, list[float]]]:
+    """Restore a checkpoint into the freshly built method, optimiser and scheduler; step, wall time, metrics."""
+    tensors = load_tensors(ckpt.file("model.pt"))
+    state = load_json(ckpt.file("state.json"))
+    try:
+        method.load_state_dict(tensors["model"])
+        opt.load_state_dict(tensors["optimizer"])
+        sched.load_state_dict(tensors["scheduler"])
+        restore_global_rng(state["rng"], tensors["torch_rng"])
+        pending = {k: [float(x) for x in v] for k, v in state.get("pending_metrics", {}).items()}
+        return int(state["step"]), float(state["wall_s"]), pending
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{ckpt.path}: checkpoint does not fit this run ({text[:200]})") from None
 
 
 def run(cfg: Any) -> dict[str, float]:
     """Train (or resume) one run, evaluate it on the test environments, write ``done.json``; final metrics."""
     single_thread()
     rd = run_dir_for(cfg)
-    ckpt_path = rd / "checkpoints" / "last.pt"
-    if cfg.resume and (rd / "done.json").is_file():
-        return json.loads((rd / "done.json").read_text())["metrics"]
+    with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=("resume",)):
+        if cfg.resume and (rd / "done.json").is_file():
+            return json.loads((rd / "done.json").read_text())["metrics"]
+        return _train(cfg, rd)
+
+
+def _train(cfg: Any, rd: Path) -> dict[str, float]:
+    store = CheckpointStore(rd, int(cfg.keep_checkpoints))
+    ckpt = store.latest() if cfg.resume else None
     seed_everything(int(cfg.seed))
     train, val = train_val(cfg)
     extra = 0 if train.extra is None else train.extra.shape[-1]
@@ -164,21 +184,17 @@ def run(cfg: Any) -> dict[str, float]:
     opt = torch.optim.Adam(method.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, float(cfg.lr_min_fraction)))
     step, resumed, wall0 = 0, False, 0.0
-    if cfg.resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        method.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        set_rng_state(ck["rng"])
-        step, resumed, wall0 = int(ck["step"]), True, float(ck["wall_s"])
-    rd.mkdir(parents=True, exist_ok=True)
+    acc: dict[str, list[float]] = defaultdict(list)
+    if ckpt is not None:
+        step, wall0, pending = _load_checkpoint(ckpt, method, opt, sched)
+        resumed = True
+        acc.update(pending)
     save_config(cfg, rd / "config.yaml")
-    logger = make_logger(rd)
+    writer = scalar_writer(rd)
     curves = CurveWriter(rd / "curves.csv", CURVE_FIELDS, resume_step=step if resumed else None)
     reference = reference_batch(train, int(cfg.eval.reference_scenes))
     per_epoch = len(train) // bs
     group = int(cfg.data.group_by_agents)
-    acc: dict[str, list[float]] = defaultdict(list)
     t_start, t_log, s_log = time.time(), time.time(), step
     val_metrics: dict[str, float] = {}
 
@@ -208,48 +224,42 @@ def run(cfg: Any) -> dict[str, float]:
                 out = {f"forecast/train/{k}": v for k, v in means.items()}
                 out["forecast/train/lr"] = sched.get_last_lr()[0]
                 out["forecast/time/steps_per_s"] = (step - s_log) / max(time.time() - t_log, 1e-9)
-                log_metrics(logger, out)
+                write_scalars(writer, out, step)
                 row.update(loss=means.get("loss", float("nan")))
                 acc.clear()
                 t_log, s_log = time.time(), step
             if (int(cfg.val_every) and step % int(cfg.val_every) == 0) or step == steps:
                 val_metrics = validate(method, val, reference, int(cfg.eval.batch_size))
-                log_metrics(logger, {f"forecast/val/{k}": v for k, v in val_metrics.items()})
+                write_scalars(writer, {f"forecast/val/{k}": v for k, v in val_metrics.items()}, step)
                 row.update(val_ade=val_metrics["ade/all"], val_fde=val_metrics["fde/all"])
             if row:
                 curves.append({"step": step, "wall_s": round(wall(), 2), **row})
-                logger.dump(step)
+                writer.flush()
             if step % int(cfg.checkpoint_every) == 0 or step == steps:
-                _atomic_save(
-                    {
-                        "model": method.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "step": step,
-                        "rng": rng_state(),
-                        "wall_s": wall(),
-                    },
-                    ckpt_path,
+                writer.flush()
+                write = partial(
+                    _save_checkpoint, method=method, opt=opt, sched=sched, step=step, wall_s=wall(), acc=dict(acc)
                 )
+                store.save(step, write)
             if step >= steps:
                 break
     if not val_metrics:  # resumed from the final checkpoint (killed during evaluation or adaptation)
         val_metrics = validate(method, val, reference, int(cfg.eval.batch_size))
     train_wall = wall()
-    save_model(method, cfg, rd / "model.pt")
+    save_model(method, cfg, rd)
     final = {f"val/{k}": v for k, v in val_metrics.items()}
     final["train/wall_s"] = train_wall
     final["train/s_per_step"] = train_wall / max(steps, 1)
     final["train/params"] = float(sum(p.numel() for p in method.parameters()))
     if cfg.test_after:
-        test_metrics = evaluate_trained(cfg, method, rd / "eval")
-        log_metrics(logger, {f"forecast/test/{k}": v for k, v in test_metrics.items()}, step)
+        test_metrics = write_evaluation(cfg, method, rd / "eval")
+        write_scalars(writer, {f"forecast/test/{k}": v for k, v in test_metrics.items()}, step)
         final.update({f"test/{k}": v for k, v in test_metrics.items()})
-    logger.close()
+    writer.close()
     if cfg.adapt_after:  # before done.json, so that a kill during adaptation is finished by a resume
-        from forecasting.adapt import run_adaptation
+        from forecasting import adapt
 
-        curve = run_adaptation(cfg)
+        curve = adapt.write_adaptation(cfg)
         final.update({f"adapt_{cfg.adapt.domain}/{k}/b{n}": v for n, vals in curve.items() for k, v in vals.items()})
     write_json(rd / "done.json", {"metrics": final})
     return final

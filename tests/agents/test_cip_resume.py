@@ -38,11 +38,7 @@ def tiny(root, *extra):
 
 
 def load(cfg):
-    model = load_model(cfg, latest_checkpoint(run_dir_for(cfg)).model, env=None)
-    from agents.checkpoint import restore_checkpoint_state
-
-    restore_checkpoint_state(model, latest_checkpoint(run_dir_for(cfg)))
-    return model
+    return load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +105,12 @@ def test_causal_scalars_and_graph_picture_reach_tensorboard(runs):
 def test_each_refit_saves_its_graph_and_swap_set(runs):
     import json
 
-    from agents.checkpoint import restore_checkpoint_state
-
     straight = runs[0]
     folder = run_dir_for(straight) / "causal_graphs"
     saved = sorted(folder.glob("step_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     assert [p.stem for p in saved] == ["step_250", "step_550", "step_850"]  # the fit steps
     last = json.loads(saved[-1].read_text())
-    model = load_model(straight, latest_checkpoint(run_dir_for(straight)).model, env=None)
-    restore_checkpoint_state(model, latest_checkpoint(run_dir_for(straight)))
+    model = load(straight)
     assert last["swap_candidates"] == [int(i) for i in np.flatnonzero(model.prior.candidates)]
     assert last["validity"] == "local" and 0.0 <= last["augment/local_free_fraction"] <= 1.0
     assert len(last["w_s"]) == model.observation_space.shape[0]

@@ -32,7 +32,7 @@ def tiny(run_root, *extra):
 
 
 def params(cfg):
-    model = load_model(cfg, latest_checkpoint(run_dir_for(cfg)).model, env=None)
+    model = load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
     return model, {k: v.clone() for k, v in model.policy.state_dict().items()}
 
 
@@ -70,7 +70,7 @@ def test_tensorboard_has_the_sb3_scalars(straight_run):
 def test_sac_learns_the_critic_and_policy_move(straight_run):
     _, cfg, _ = straight_run
     model, trained = params(cfg)
-    fresh = load_model(cfg, latest_checkpoint(run_dir_for(cfg)).model, env=None)
+    fresh = load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
     assert model._n_updates == 500  # one update per step after learning_starts
     events = EventAccumulator(str(run_dir_for(cfg)))
     events.Reload()
@@ -101,8 +101,8 @@ def test_other_seed_other_run(straight_run, tmp_path):
     _, cfg, _ = straight_run
     other = tiny(tmp_path, "experiment=straight", "total_steps=200", "seed=1")
     run(other)
-    a = load_model(cfg, latest_checkpoint(run_dir_for(cfg)).model, None)
-    b = load_model(other, latest_checkpoint(run_dir_for(other)).model, None)
+    a = load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
+    b = load_model(other, latest_checkpoint(run_dir_for(other)))
     obs = np.zeros((1, 3), dtype=np.float32)
     assert not np.array_equal(a.predict(obs, deterministic=True)[0], b.predict(obs, deterministic=True)[0])
 

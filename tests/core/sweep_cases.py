@@ -1,4 +1,5 @@
-"""Shared by the sweep tests: a 2 x 2 sweep file of the ``toy`` command and how to read its results."""
+"""Shared by the sweep tests: a 2 x 2 sweep file of the toy fixture (``tests/core/toy_run.py``) and how to
+read its results."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import yaml
 
 from causal_priors.results import read_done
 
+TOY_COMMAND = "module:tests.core.toy_run"
+#: the 2 x 2 study preset of the toy fixture (a file path: it is not a product preset)
+TOY_2X2 = str(Path(__file__).with_name("toy_2x2.yaml"))
 RUNS = ("sine/linear/seed_0", "sine/linear/seed_1", "sine/mlp/seed_0", "sine/mlp/seed_1")
 
 
 def write_sweep(folder: Path, **changes) -> Path:
     """A 2 x 2 toy sweep file (method x seed) with runs under ``folder/runs``."""
     body = {
-        "command": "toy",
+        "command": TOY_COMMAND,
         "experiment": "toy",
         "run_root": str(folder / "runs"),
         "grid": {"method": ["linear", "mlp"], "seed": [0, 1]},

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from sweep_cases import TOY_2X2
+
 from causal_priors.cli import main
 
 
 def test_study_runs_the_sweep_and_publishes_small_results(tmp_path):
     root, results = tmp_path / "runs", tmp_path / "results"
-    argv = ["study", "toy_2x2", f"run_root={root}", "max_workers=2", "overrides.total_steps=60", f"results={results}"]
+    argv = ["study", TOY_2X2, f"run_root={root}", "max_workers=2", "overrides.total_steps=60", f"results={results}"]
     assert main(argv) == 0
     assert (results / "summary.md").is_file() and (results / "summary.csv").is_file()
     published = sorted((results / "runs").rglob("done.json"))
@@ -28,10 +30,9 @@ def test_publish_only_reports_finished_runs_without_running_any(tmp_path):
     root, results = tmp_path / "runs", tmp_path / "results"
     common = [f"run_root={root}", "overrides.total_steps=60", f"results={results}"]
     assert (
-        main(["sweep", "toy_2x2", "max_workers=2", "grid.seed=[0]", f"run_root={root}", "overrides.total_steps=60"])
-        == 0
+        main(["sweep", TOY_2X2, "max_workers=2", "grid.seed=[0]", f"run_root={root}", "overrides.total_steps=60"]) == 0
     )
-    assert main(["study", "toy_2x2", "--publish-only", *common]) == 0
+    assert main(["study", TOY_2X2, "--publish-only", *common]) == 0
     assert len(list((results / "runs").rglob("done.json"))) == 2  # seed 1 never ran
     assert "2 runs aggregated" in (results / "summary.md").read_text()
 
@@ -41,14 +42,14 @@ def test_sweep_results_subdir_chooses_the_published_folder(tmp_path, monkeypatch
 
     root = tmp_path / "runs"
     monkeypatch.setattr(study, "RESULTS_ROOT", tmp_path / "benchmarks_results")
-    argv = ["study", "toy_2x2", f"run_root={root}", "grid.seed=[0]", "overrides.total_steps=60"]
+    argv = ["study", TOY_2X2, f"run_root={root}", "grid.seed=[0]", "overrides.total_steps=60"]
     assert main([*argv, "results_subdir=group/toy"]) == 0
     assert (tmp_path / "benchmarks_results" / "group" / "toy" / "summary.md").is_file()
 
 
 def test_study_dry_run_plans_without_running_or_publishing(tmp_path, capsys):
     root, results = tmp_path / "runs", tmp_path / "results"
-    argv = ["study", "toy_2x2", "--dry-run", f"run_root={root}", f"results={results}"]
+    argv = ["study", TOY_2X2, "--dry-run", f"run_root={root}", f"results={results}"]
     assert main(argv) == 0
     assert "4 to run" in capsys.readouterr().out
     assert not results.exists() and not list(root.rglob("done.json"))

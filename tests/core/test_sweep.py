@@ -1,6 +1,6 @@
 """Sweeps of the tiny ``toy`` command: complete, resume after a kill, survive a failing run.
 
-Each run is a real subprocess (``python -m causal_priors.cli toy ...``) of a seeded numpy regression
+Each run is a real subprocess (``python -m tests.core.toy_run ...``) of a seeded numpy regression
 with checkpoints, so these tests exercise exactly what a study of ``train`` runs goes through.
 """
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_cases import RUNS, results, write_sweep
+from sweep_cases import RUNS, TOY_2X2, TOY_COMMAND, results, write_sweep
 
 from causal_priors.errors import ConfigError
 from causal_priors.results import read_done
@@ -36,7 +36,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_sweep_completes_and_rerun_skips_everything(reference: tuple[Path, dict], tmp_path: Path) -> None:
     exp, summary = reference
     for run in RUNS:
-        for name in ("config.yaml", "curves.csv", "done.json", "run.log", "checkpoints/last.npz"):
+        for name in ("config.yaml", "curves.csv", "done.json", "run.log", "checkpoints/latest.json"):
             assert (exp / run / name).is_file(), f"{run}/{name}"
     written = json.loads((exp / "sweep_summary.json").read_text())
     assert [Path(r["run_dir"]).relative_to(exp).as_posix() for r in written["runs"]] == list(RUNS)
@@ -64,7 +64,7 @@ def test_killed_sweep_resumes_only_missing_runs_with_identical_results(
         deadline = time.time() + 120
         while time.time() < deadline:
             done = [r for r in RUNS if (exp / r / "done.json").is_file()]
-            running = [r for r in RUNS if r not in done and (exp / r / "checkpoints" / "last.npz").is_file()]
+            running = [r for r in RUNS if r not in done and (exp / r / "checkpoints" / "latest.json").is_file()]
             if done and running:
                 break
             assert proc.poll() is None, "sweep ended before it could be interrupted"
@@ -92,7 +92,8 @@ def test_failing_run_is_recorded_and_the_rest_complete(reference: tuple[Path, di
     shutil.copytree(ref, exp)
     shutil.rmtree(exp / "sine/linear/seed_1")  # missing: runs from scratch
     (exp / "sine/mlp/seed_0/done.json").unlink()  # interrupted with a corrupt checkpoint: fails
-    (exp / "sine/mlp/seed_0/checkpoints/last.npz").write_bytes(b"not a checkpoint")
+    for state in (exp / "sine/mlp/seed_0/checkpoints").glob("step_*/state.npz"):  # every kept checkpoint
+        state.write_bytes(b"not a checkpoint")
     sweep = write_sweep(tmp_path)
 
     assert sweep_main([str(sweep)]) == 1
@@ -101,7 +102,9 @@ def test_failing_run_is_recorded_and_the_rest_complete(reference: tuple[Path, di
     (failed,) = [r for r in summary["runs"] if r["status"] == "failed"]
     assert failed["run_dir"].endswith("sine/mlp/seed_0") and failed["returncode"] != 0
     record = json.loads((exp / "sine/mlp/seed_0/failed.json").read_text())
-    assert "Traceback" in record["error"] and "resume=true" in record["command"]
+    # a one-line error (exit 2) naming the damage, not a traceback
+    assert "no valid checkpoint" in record["error"] and "Traceback" not in record["error"]
+    assert failed["returncode"] == 2 and "resume=true" in record["command"]
     assert results(exp)["sine/linear/seed_1"] == results(ref)["sine/linear/seed_1"]
 
     shutil.rmtree(exp / "sine/mlp/seed_0/checkpoints")  # fix the cause; the retry starts afresh
@@ -138,10 +141,11 @@ def test_plan_overrides_and_presets(tmp_path: Path) -> None:
     assert cfg.max_workers == 1 and cfg.ray.enabled
     specs = plan_runs(cfg)
     assert len(specs) == 6
-    assert "total_steps=200" in specs[0].argv and specs[0].command == ("toy",)
+    assert "total_steps=200" in specs[0].argv and specs[0].command == (TOY_COMMAND,)
     assert [s.point for s in specs[:2]] == [{"method": "linear", "seed": 3}, {"method": "linear", "seed": 4}]
-    for preset in ("toy_2x2", "cip_vs_sac", "forecast_synthetic"):
+    for preset in ("cip_vs_sac", "forecast_synthetic"):
         assert load_sweep(preset).experiment == preset
+    assert load_sweep(TOY_2X2).experiment == "toy_2x2"
     assert sweep_main([str(write_sweep(tmp_path)), "--dry-run"]) == 0
     with pytest.raises(ConfigError, match="--rya"):
         sweep_main([str(write_sweep(tmp_path)), "--rya"])
@@ -175,7 +179,7 @@ def test_sigterm_stops_runs_and_records_them_as_interrupted(tmp_path: Path) -> N
     cmd = [sys.executable, "-m", "causal_priors.cli", "sweep", str(sweep)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not list(exp.glob("*/*/seed_*/checkpoints/last.npz")) and time.time() < deadline:
+    while not list(exp.glob("*/*/seed_*/checkpoints/latest.json")) and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # the sweep only; it must stop its runs itself
     _, err = proc.communicate(timeout=60)
@@ -218,3 +222,51 @@ def test_a_second_sweep_on_a_running_experiment_is_refused(tmp_path: Path, capsy
         assert not list(exp.rglob("done.json"))
     assert main(["sweep", str(sweep)]) == 0
     assert len(list(exp.rglob("done.json"))) == 4
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_runs_die_with_a_killed_driver_and_a_rerun_has_one_writer_per_run(
+    reference: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """``kill -9`` of the sweep driver alone (not its process group): its runs die with it, so the rerun
+    is the only writer of each run, and every run ends as in the uninterrupted sweep."""
+    ref, _ = reference
+    sweep = write_sweep(tmp_path, max_workers=2)
+    exp = tmp_path / "runs" / "toy"
+    # slow runs (40 s each, results unchanged) so that they would outlive the driver by far
+    cmd = [sys.executable, "-m", "causal_priors.cli", "sweep", str(sweep), "overrides.step_sleep=0.2"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(exp.glob("*/*/seed_*/checkpoints/latest.json")) and time.time() < deadline:
+        time.sleep(0.05)
+    children = _children(proc.pid)
+    assert children, "no run was started"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 5
+    while _alive(children) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(children), "runs outlived their killed sweep driver"
+    summary = run_sweep(load_sweep(sweep), quiet=True)
+    assert summary["counts"]["failed"] == 0, summary
+    for run in RUNS:
+        steps = [int(line.split(",")[0]) for line in (exp / run / "curves.csv").read_text().splitlines()[1:]]
+        assert steps == sorted(set(steps)), f"{run}: two writers left steps {steps}"
+    assert results(exp) == results(ref)

@@ -1,13 +1,19 @@
-"""``causal-priors toy``: a tiny, real, seeded training run for exercising sweeps and reports.
+"""A tiny, real, seeded training run for exercising sweeps and reports (a test fixture, not a product command).
+
+Run it as ``python -m tests.core.toy_run key=value ...``, or in a sweep file as
+``command: module:tests.core.toy_run``.
 
 It fits a 1-D regression (``task`` = ``sine`` or ``linear`` target plus noise; ``method`` = ``linear``
 or ``mlp`` model) with Adam on minibatches and follows the contract of every runnable command:
 
-* ``build_config(argv)``, ``run_dir_for(cfg)``, ``run(cfg) -> metrics`` and ``toy_main(argv)``;
+* ``build_config(argv)``, ``run_dir_for(cfg)``, ``run(cfg) -> metrics`` and ``main(argv)``;
+* the run protocol of :mod:`causal_priors.rundir` (lock, no overwrite without ``resume=true``, no resume
+  under another config) and the checkpoint format of :mod:`causal_priors.checkpoints`;
 * run directory ``<run_root>/<experiment>/<task>/<method>/seed_<n>/`` with ``config.yaml``,
-  ``curves.csv`` (``eval/mean_reward`` = minus the held-out mean squared error), ``checkpoints/last.npz``
-  and, when finished, ``done.json``;
-* ``resume=true`` continues from the checkpoint bit-for-bit (parameters, Adam moments, sampler state).
+  ``curves.csv`` (``eval/mean_reward`` = minus the held-out mean squared error),
+  ``checkpoints/step_<n>/`` (``state.npz``: parameters and Adam moments; ``state.json``: step and the
+  sampler's state) and, when finished, ``done.json``;
+* ``resume=true`` continues from the newest valid checkpoint bit-for-bit.
 
 Pure numpy (hand-written backprop and Adam) so that one run costs well under a second of compute.
 
@@ -16,21 +22,24 @@ The command has no experiment presets: ``experiment=NAME`` only names the run di
 
 from __future__ import annotations
 
-import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from causal_priors.config import load_config, save_config
-from causal_priors.errors import ConfigError, TrainingError
-from causal_priors.runs import CurveWriter, atomic_file, run_dir, write_json
+from causal_priors.checkpoints import Checkpoint, CheckpointStore, load_arrays, load_json, save_arrays
+from causal_priors.config import load_config, save_config, to_container
+from causal_priors.errors import ConfigError, TrainingError, UserError
+from causal_priors.rundir import check_finite, claim_run
+from causal_priors.runs import CurveWriter, run_dir, write_json
 
-__all__ = ["ToyConfig", "build_config", "run_dir_for", "run", "toy_main"]
+__all__ = ["ToyConfig", "build_config", "run_dir_for", "run", "main"]
 
 TASKS = ("sine", "linear")
 METHODS = ("linear", "mlp")
@@ -55,7 +64,8 @@ class ToyConfig:
     n_train: int = 256  # training points
     n_eval: int = 256  # held-out points
     step_sleep: float = 0.0  # seconds slept per step (lets tests interrupt a run mid-way)
-    resume: bool = False  # continue from <run_dir>/checkpoints/last.npz if present
+    keep_checkpoints: int = 2  # newest checkpoints kept
+    resume: bool = False  # continue from the newest valid checkpoint if present
 
 
 def build_config(argv: Sequence[str]) -> DictConfig:
@@ -119,23 +129,26 @@ def _evaluate(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> di
     }
 
 
-def _save(path: Path, state: dict[str, np.ndarray], rng: np.random.Generator, step: int) -> None:
-    """Atomic ``.npz`` of parameters, Adam moments, step and the sampler's bit-generator state."""
-    with atomic_file(path) as fh:
-        np.savez(fh, step=step, rng=json.dumps(rng.bit_generator.state), **state)
+def _save(folder: Path, state: dict[str, np.ndarray], rng: np.random.Generator, step: int) -> None:
+    """Parameters and Adam moments as ``.npz``, step and the sampler's bit-generator state as JSON."""
+    save_arrays(state, folder / "state.npz")
+    write_json(folder / "state.json", {"step": step, "rng": rng.bit_generator.state})
 
 
-def _load(path: Path, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], int]:
-    with np.load(path) as data:
-        state = {k: data[k] for k in data.files if k not in ("step", "rng")}
-        rng.bit_generator.state = json.loads(str(data["rng"]))
-        return state, int(data["step"])
+def _load(ckpt: Checkpoint, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], int]:
+    info = load_json(ckpt.file("state.json"))
+    rng.bit_generator.state = info["rng"]
+    return load_arrays(ckpt.file("state.npz")), int(info["step"])
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train (or resume) one toy run with Adam; write its run directory; return the final metrics."""
     out = run_dir_for(cfg)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_run(out, to_container(cfg), resume=bool(cfg.resume), what="toy", ignore=("resume", "step_sleep")):
+        return _train(cfg, out)
+
+
+def _train(cfg: DictConfig, out: Path) -> dict[str, float]:
     save_config(cfg, out / "config.yaml")
     x_train, y_train, x_eval, y_eval = _data(cfg)
     rng = np.random.default_rng(cfg.seed)
@@ -145,9 +158,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
         **{f"m_{k}": np.zeros_like(v) for k, v in params.items()},
     }
     state.update({f"v_{k}": np.zeros_like(v) for k, v in params.items()})
-    ckpt = out / "checkpoints" / "last.npz"
+    store = CheckpointStore(out, cfg.keep_checkpoints)
+    ckpt = store.latest() if cfg.resume else None
     start = 0
-    if cfg.resume and ckpt.is_file():
+    if ckpt is not None:
         state, start = _load(ckpt, rng)
     params = {k: state[f"p_{k}"] for k in params}
     curves = CurveWriter(out / "curves.csv", CURVE_FIELDS, resume_step=start if start else None)
@@ -157,8 +171,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     for step in range(start + 1, cfg.total_steps + 1):
         idx = rng.integers(0, cfg.n_train, cfg.batch_size)
         loss, grads = _loss_and_grads(params, x_train[idx], y_train[idx])
-        if not math.isfinite(loss):
-            raise TrainingError(f"toy: loss is {loss} at step {step} (train/loss)")
+        check_finite({"train/loss": loss}, step, "toy")
         for k, g in grads.items():  # Adam, in place on the arrays held by ``state``
             state[f"m_{k}"] *= beta1
             state[f"m_{k}"] += (1 - beta1) * g
@@ -172,14 +185,25 @@ def run(cfg: DictConfig) -> dict[str, float]:
         if step % cfg.eval_every == 0 or step == cfg.total_steps:
             curves.append({"step": step, **_evaluate(params, x_eval, y_eval), "train/loss": loss})
         if step % cfg.checkpoint_every == 0 or step == cfg.total_steps:
-            _save(ckpt, state, rng, step)
+            store.save(step, partial(_save, state=state, rng=rng, step=step))
     metrics = _evaluate(params, x_eval, y_eval)
     write_json(out / "done.json", {"metrics": metrics, "steps": cfg.total_steps, "resumed_from": start})
     return metrics
 
 
-def toy_main(argv: Sequence[str]) -> int:
-    """Entry point of ``causal-priors toy key=value ...``."""
-    metrics = run(build_config(argv))
+def main(argv: Sequence[str]) -> int:
+    """``python -m tests.core.toy_run key=value ...``; bad input: one line on stderr, exit 2 (as the CLI)."""
+    try:
+        metrics = run(build_config(argv))
+    except UserError as err:
+        print(f"toy: {err}", file=sys.stderr)
+        return 2
+    except TrainingError as err:
+        print(f"toy: training stopped: {err}", file=sys.stderr)
+        return 3
     print(" ".join(f"{k}={v:.6g}" for k, v in sorted(metrics.items())))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
