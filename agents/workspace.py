@@ -163,3 +163,27 @@ def evaluate_main(argv: Sequence[str]) -> int:
         write_json(path / "evaluation.json", result)
     print(json.dumps(result))
     return 0
+
+
+def evaluate_checkpoint(path: Path, env_overrides: Sequence[str] = (), episodes: int | None = None) -> dict[str, Any]:
+    """Score a run's latest checkpoint with deterministic episodes on fixed seeds, optionally under env overrides
+    (e.g. ``["env.domain_shift.mass=1.5"]``); nothing is written. Used by ``benchmarks/cip_shift.py``."""
+    cfg = load_saved_config(TrainConfig, path / "config.yaml", list(env_overrides))
+    single_thread()
+    with claim_run(path, None, resume=True, what="evaluate"):
+        ckpt = latest_checkpoint(path)
+        if ckpt is None:
+            raise ConfigError(f"{path} has no checkpoint to evaluate")
+        model = load_model(cfg, ckpt)
+    env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
+    n = int(episodes or cfg.eval_episodes)
+    returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
+    env.close()
+    return {
+        "step": ckpt.step,
+        "episodes": n,
+        "mean_reward": float(np.mean(returns)),
+        "std_reward": float(np.std(returns)),
+        "mean_ep_length": float(np.mean(lengths)),
+        "env": to_container(cfg.env),
+    }
