@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 import envs
 from causal import METHODS, FactoredGraph, fit_factored_graph
 from causal.plots import save_graph_png
-from causal_priors.config import ConfigError, load_config, save_config
+from causal_priors.checks import NON_EMPTY, NON_NEGATIVE, POSITIVE, SEED, check_writable, one_of, validate
+from causal_priors.config import ConfigError, load_config, save_config, to_typed
 from causal_priors.errors import UserError
 from causal_priors.runs import make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
@@ -56,16 +56,29 @@ class DiscoverConfig:
     run_root: str = "runs"
     """Root folder of run directories."""
 
+    def __post_init__(self) -> None:
+        validate(
+            self,
+            experiment=NON_EMPTY,
+            steps=POSITIVE,
+            seed=SEED,
+            method=one_of(*METHODS),
+            temperature=POSITIVE,
+            policy=NON_EMPTY,
+            irrelevant_threshold=NON_NEGATIVE,
+            run_root=NON_EMPTY,
+        )
 
-def build_config(argv: Sequence[str]) -> DictConfig:
-    """Typed config from ``key=value`` words (``env=`` takes a preset name or a gymnasium id)."""
-    cfg = load_config(DiscoverConfig, argv, groups=("env",), group_fallbacks={"env": "id"})
-    if cfg.steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {cfg.steps}")
-    if cfg.method not in METHODS:
-        raise ConfigError(f"unknown method '{cfg.method}' (expected one of {list(METHODS)})")
-    if cfg.temperature <= 0:
-        raise ConfigError(f"temperature must be > 0, got {cfg.temperature}")
+
+def build_config(argv: Sequence[str]) -> DiscoverConfig:
+    """Typed, checked config from ``key=value`` words (``env=`` takes a preset name or a gymnasium id).
+
+    Also checks up front that ``run_root`` is writable and the policy file exists, before anything is collected.
+    """
+    cfg = to_typed(load_config(DiscoverConfig, argv, groups=("env",), group_fallbacks={"env": "id"}))
+    check_writable(cfg.run_root, "run_root")
+    if cfg.policy != "random" and not Path(cfg.policy).is_file():
+        raise ConfigError(f"policy: no such checkpoint '{cfg.policy}' (expected 'random' or an SB3 .zip file)")
     return cfg
 
 
@@ -139,7 +152,7 @@ def _log(path: Path, graph: FactoredGraph, fig: Any, threshold: float, step: int
     logger.close()
 
 
-def run(cfg: DictConfig) -> tuple[Path, FactoredGraph]:
+def run(cfg: DiscoverConfig) -> tuple[Path, FactoredGraph]:
     """Collect, fit, and write ``graph.json``, ``graph.png``, ``config.yaml`` and TensorBoard logs."""
     single_thread()
     seed_everything(cfg.seed)

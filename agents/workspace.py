@@ -8,41 +8,60 @@ its latest checkpoint exactly where the uninterrupted run would be.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 import envs
 from agents.callbacks import CURVE_FIELDS, RunCallback, evaluate_policy_seeded, reset_at_boundary
 from agents.checkpoint import latest_checkpoint, restore_checkpoint_state
-from agents.config import TrainConfig
+from agents.config import EvaluateConfig, TrainConfig
 from agents.factory import algorithm_kwargs, build_model, load_model, make_vec_env
-from causal_priors.config import ConfigError, flatten, load_config, load_saved_config, save_config, to_container
+from causal_priors.checks import check_writable
+from causal_priors.config import (
+    ConfigError,
+    flatten,
+    load_config,
+    load_saved_config,
+    save_config,
+    to_container,
+    to_typed,
+)
+from causal_priors.provenance import provenance, write_provenance
 from causal_priors.runs import CurveWriter, log_hparams, make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
 
 GROUPS = ("agent", "env")
 
 
-def build_config(argv: Sequence[str]) -> DictConfig:
-    """The typed run config from ``key=value`` words (``agent=``/``env=`` presets, ``experiment=`` files)."""
-    cfg = load_config(TrainConfig, argv, groups=GROUPS, group_fallbacks={"env": "id"})
-    for key in ("total_steps", "eval_episodes"):
-        if cfg[key] <= 0:
-            raise ConfigError(f"config key '{key}' must be positive, got {cfg[key]}")
-    return cfg
+def build_config(argv: Sequence[str]) -> TrainConfig:
+    """The typed, checked run config from ``key=value`` words (``agent=``/``env=`` presets, ``experiment=`` files)."""
+    return to_typed(load_config(TrainConfig, argv, groups=GROUPS, group_fallbacks={"env": "id"}))
 
 
-def run_dir_for(cfg: DictConfig) -> Path:
+def preflight(cfg: TrainConfig) -> None:
+    """Checks before any run folder exists: ``run_root`` writable, the env builds; warn if nothing will be learned."""
+    check_writable(cfg.run_root, "run_root")
+    envs.make_from_config(cfg.env, seed=cfg.seed).close()
+    if cfg.total_steps <= cfg.agent.learning_starts:
+        print(
+            f"WARNING: total_steps={cfg.total_steps} <= agent.learning_starts={cfg.agent.learning_starts}: the agent"
+            " only takes random actions and nothing will be learned (lower agent.learning_starts,"
+            " e.g. experiment=smoke)",
+            file=sys.stderr,
+        )
+
+
+def run_dir_for(cfg: TrainConfig) -> Path:
     """``<run_root>/<experiment>/<env id>/<agent name>/seed_<seed>``."""
     return run_dir(cfg.run_root, cfg.experiment, cfg.env.id, cfg.agent.name, cfg.seed)
 
 
-def _check_run_dir(path: Path, cfg: DictConfig) -> None:
+def _check_run_dir(path: Path, cfg: TrainConfig) -> None:
     """Refuse to mix two different configs in one run directory."""
     saved = path / "config.yaml"
     if not saved.is_file():
@@ -59,7 +78,7 @@ def _check_run_dir(path: Path, cfg: DictConfig) -> None:
         )
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) one run and return its final metrics (also written to ``done.json``)."""
     single_thread()
     path = run_dir_for(cfg)
@@ -70,6 +89,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         _check_run_dir(path, cfg)
     path.mkdir(parents=True, exist_ok=True)
     save_config(cfg, path / "config.yaml")
+    write_provenance(path)
 
     seed_everything(cfg.seed)
     env = make_vec_env(cfg, cfg.seed)
@@ -120,7 +140,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "steps": int(model.num_timesteps),
         "time/wall_seconds": round(callback.wall_seconds(), 2),
     }
-    write_json(path / "done.json", {"metrics": metrics, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+    write_json(path / "done.json", {"metrics": metrics, "finished": finished, "provenance": provenance()})
     env.close()
     eval_env.close()
     return metrics
@@ -129,6 +150,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def train_main(argv: Sequence[str]) -> int:
     """``causal-priors train [experiment=NAME] [agent=PRESET] [env=PRESET|ID] [key=value ...]``."""
     cfg = build_config(argv)
+    preflight(cfg)
     metrics = run(cfg)
     print(f"run {run_dir_for(cfg)}: {json.dumps(metrics)}")
     return 0
@@ -139,24 +161,21 @@ def evaluate_main(argv: Sequence[str]) -> int:
 
     Env overrides (e.g. ``env.domain_shift.mass=1.5``) evaluate the trained policy out of distribution.
     """
-    words = list(argv)
-    run_words = [w for w in words if w.startswith("run=")]
-    if not run_words:
-        raise ConfigError("evaluate needs run=<run directory>")
-    path = Path(run_words[0].split("=", 1)[1])
-    episodes = [int(w.split("=", 1)[1]) for w in words if w.startswith("episodes=")]
-    overrides = [w for w in words if w.startswith("env.")]
+    overrides = [w for w in argv if w.startswith("env.")]
+    args: EvaluateConfig = to_typed(load_config(EvaluateConfig, [w for w in argv if not w.startswith("env.")]))
+    path = Path(args.run)
     saved = path / "config.yaml"
     if not saved.is_file():
         raise ConfigError(f"{saved} not found: run= must name a run directory written by 'causal-priors train'")
-    cfg = load_saved_config(TrainConfig, saved, overrides)
+    cfg: TrainConfig = to_typed(load_saved_config(TrainConfig, saved, overrides))
+    check_writable(path, "run")
     ckpt = latest_checkpoint(path)
     if ckpt is None:
         raise ConfigError(f"{path} has no checkpoint to evaluate")
     single_thread()
     model = load_model(cfg, ckpt.model, env=None)
     env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
-    n = episodes[0] if episodes else cfg.eval_episodes
+    n = args.episodes or cfg.eval_episodes
     returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
     result = {
         "step": ckpt.step,

@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
+from tqdm.auto import tqdm
 
-from causal_priors.config import load_config, save_config, to_container
+from causal_priors.config import load_config, save_config, to_container, to_typed
 from causal_priors.errors import ConfigError, TrainingError
+from causal_priors.provenance import provenance, write_provenance
 from causal_priors.runs import CurveWriter, atomic_file, log_metrics, make_logger, run_dir, write_json
 from causal_priors.seeding import rng_state, seed_everything, set_rng_state, single_thread
 from forecasting.batch import SceneBatch
@@ -39,11 +41,11 @@ from forecasting.splits import data_name, test_sets, train_val
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
 
 
-def build_config(argv: Sequence[str] = ()) -> DictConfig:
-    """The forecasting config from ``key=value`` words (``model=<preset>``, ``data=<preset>`` select YAMLs)."""
+def build_config(argv: Sequence[str] = ()) -> Any:
+    """The typed, checked ``ForecastConfig`` from ``key=value`` words (``model=``/``data=`` select YAML presets)."""
     from forecasting.config import ForecastConfig
 
-    return load_config(ForecastConfig, list(argv), groups=("model", "data"))
+    return to_typed(load_config(ForecastConfig, list(argv), groups=("model", "data")))
 
 
 def run_dir_for(cfg: Any) -> Path:
@@ -173,6 +175,7 @@ def run(cfg: Any) -> dict[str, float]:
         step, resumed, wall0 = int(ck["step"]), True, float(ck["wall_s"])
     rd.mkdir(parents=True, exist_ok=True)
     save_config(cfg, rd / "config.yaml")
+    write_provenance(rd)
     logger = make_logger(rd)
     curves = CurveWriter(rd / "curves.csv", CURVE_FIELDS, resume_step=step if resumed else None)
     reference = reference_batch(train, int(cfg.eval.reference_scenes))
@@ -185,6 +188,8 @@ def run(cfg: Any) -> dict[str, float]:
     def wall() -> float:
         return wall0 + time.time() - t_start
 
+    # a bar on a terminal only (disable=None): sweep children write their output to run.log
+    bar = tqdm(total=steps, initial=step, desc=rd.name, unit="step", disable=None if cfg.progress else True)
     while step < steps:
         epoch, offset = divmod(step, per_epoch)
         rng = np.random.default_rng([int(cfg.seed), epoch])
@@ -200,6 +205,7 @@ def run(cfg: Any) -> dict[str, float]:
             opt.step()
             sched.step()
             step += 1
+            bar.update(1)
             for k, v in m.items():
                 acc[k].append(v)
             row: dict[str, float] = {}
@@ -233,6 +239,7 @@ def run(cfg: Any) -> dict[str, float]:
                 )
             if step >= steps:
                 break
+    bar.close()
     if not val_metrics:  # resumed from the final checkpoint (killed during evaluation or adaptation)
         val_metrics = validate(method, val, reference, int(cfg.eval.batch_size))
     train_wall = wall()
@@ -251,5 +258,5 @@ def run(cfg: Any) -> dict[str, float]:
 
         curve = run_adaptation(cfg)
         final.update({f"adapt_{cfg.adapt.domain}/{k}/b{n}": v for n, vals in curve.items() for k, v in vals.items()})
-    write_json(rd / "done.json", {"metrics": final})
+    write_json(rd / "done.json", {"metrics": final, "provenance": provenance()})
     return final

@@ -61,7 +61,7 @@ def test_collect_is_seeded_and_keeps_true_next_states():
 
 
 def test_bad_config_is_a_one_line_error(run_root):
-    with pytest.raises(ConfigError, match="unknown method"):
+    with pytest.raises(ConfigError, match="'method': expected one of"):
         build_config(["method=pc", f"run_root={run_root}"])
     with pytest.raises(ConfigError, match="steps"):
         build_config(["steps=0"])
