@@ -65,6 +65,7 @@ def study_main(argv: Sequence[str]) -> int:
     cfg = load_sweep(files[0], [w for w in words if "=" in w])
     dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results_subdir or cfg.experiment)
     check_writable(dest, "results")
+    check_writable(Path(cfg.run_root) / cfg.experiment, "run_root")
     code = 0 if publish_only else sweep_main(words)
     if code == 130 or "--dry-run" in words:  # interrupted, or only the plan was printed: nothing to publish
         return code

@@ -115,6 +115,7 @@ def _compare(argv: Sequence[str]) -> int:
     data_dir = run_dir_for(cfg).parent.parent
     if not data_dir.is_dir():
         raise ConfigError(f"no runs under {data_dir} (check run_root, experiment and data)")
+    check_writable(data_dir / "compare", "run_root")
     train_envs = training_environments(cfg)
     for path in compare_runs(data_dir, data_dir / "compare", train_envs):
         print(path)
