@@ -26,6 +26,7 @@ from causal.plots import save_graph_png
 from causal_priors.checks import NON_EMPTY, NON_NEGATIVE, POSITIVE, SEED, check_writable, one_of, validate
 from causal_priors.config import ConfigError, load_config, save_config, to_typed
 from causal_priors.errors import UserError
+from causal_priors.provenance import write_provenance
 from causal_priors.runs import make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
 from envs.config import EnvConfig
@@ -168,6 +169,7 @@ def run(cfg: DiscoverConfig) -> tuple[Path, FactoredGraph]:
     )
     path.mkdir(parents=True, exist_ok=True)
     save_config(cfg, path / "config.yaml")
+    write_provenance(path)
     write_json(path / "graph.json", graph.to_dict())
     fig = save_graph_png(graph, path / "graph.png", title=f"{cfg.env.id}: {cfg.method}, N={graph.n_samples}")
     _log(path, graph, fig, cfg.irrelevant_threshold, int(cfg.steps))
