@@ -35,6 +35,9 @@ class InvalidValue(ConfigError):
         self.key, self.expected, self.value = key, expected, value
         super().__init__(f"config key '{key}': expected {expected}, got {value!r}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, Any]]:  # picklable across processes (Ray, pools)
+        return InvalidValue, (self.key, self.expected, self.value)
+
     def with_prefix(self, prefix: str) -> InvalidValue:
         """The same error for the key as seen from an enclosing config (``prefix`` ends with a dot)."""
         return InvalidValue(prefix + self.key, self.expected, self.value)

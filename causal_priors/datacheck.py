@@ -27,8 +27,8 @@ class DataCheckConfig:
 
     root: str = ""
     """Data folder to check ("" = ``$CAUSAL_PRIORS_DATA`` or ``../shared/data``, as the forecasting loaders)."""
-    table: str = str(CHECKSUMS)
-    """Checksum table (``sha256sum`` format: ``<hex>  <path relative to root>``)."""
+    table: str = ""
+    """Checksum table in ``sha256sum`` format ("" = the committed ``configs/checksums/shared_data.sha256``)."""
 
 
 def read_table(path: Path) -> dict[str, str]:
@@ -85,14 +85,15 @@ def data_main(argv: Sequence[str]) -> int:
         raise ConfigError(f"{USAGE} (got {' '.join(words) or 'nothing'})")
     cfg: DataCheckConfig = to_typed(load_config(DataCheckConfig, words[1:]))
     root = _root(cfg.root)
-    table = read_table(Path(cfg.table))
+    table_path = Path(cfg.table) if cfg.table else CHECKSUMS
+    table = read_table(table_path)
     problems = check_files(root, table)
     for line in problems:
         print(line, file=sys.stderr)
     if problems:
         raise DataError(
-            f"{len(problems)} of {len(table)} data files under {root} are missing or differ from {cfg.table} "
+            f"{len(problems)} of {len(table)} data files under {root} are missing or differ from {table_path} "
             f"(first: {problems[0]})"
         )
-    print(f"{len(table)} data files under {root} match {cfg.table}")
+    print(f"{len(table)} data files under {root} match {table_path}")
     return 0

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import io
+import re
 import textwrap
 import tokenize
 import typing
@@ -50,8 +51,8 @@ def field_docs(cls: type) -> dict[str, str]:
 def one_line(text: str) -> str:
     """The first sentence of a docstring on one line, with reST double backticks made single."""
     flat = " ".join(inspect.cleandoc(text).split()).replace("``", "`")
-    end = flat.find(". ")
-    return flat[: end + 1] if end >= 0 else flat
+    end = re.search(r"\.\s+(?=[A-Z])", flat)  # a sentence ends before a capital ("e.g. x" does not end one)
+    return flat[: end.start() + 1] if end else flat
 
 
 def _type_name(annotation: Any) -> str:

@@ -71,8 +71,7 @@ def test_the_message_says_what_was_expected(tmp_path, capsys):
     assert one_error_line(capsys, "rho").endswith("config key 'agent.causal.rho': expected a number in [0, 1], got 2.0")
 
 
-def test_a_bad_value_in_an_experiment_file_is_named_too(tmp_path, capsys, monkeypatch):
-    # the value 0 comes from a preset; the message still names the key
+def test_a_bad_override_on_top_of_an_experiment_preset_is_named(tmp_path, capsys):
     assert main(["train", "experiment=smoke", "env=pendulum", "eval_every=0", f"run_root={tmp_path}/r"]) == 2
     one_error_line(capsys, "eval_every")
 

@@ -76,6 +76,7 @@ def test_docs_come_from_docstrings_or_comments():
 
     assert field_docs(ModelConfig)["hidden"] == "encoder LSTM size (context = 2 * hidden)"
     assert one_line("First ``x``. Second sentence.\n  more") == "First `x`."
+    assert one_line("a metric (e.g. val_ade for curves)") == "a metric (e.g. val_ade for curves)"
 
 
 def test_forecast_method_names_match_the_registry():
