@@ -128,7 +128,9 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "adapt": _adapt, "mcc": _mcc
 def forecast_main(argv: Sequence[str]) -> int:
     """Entry point of ``causal-priors forecast``; returns the exit code."""
     args = list(argv)
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args:
+        raise ConfigError(f"expected a subcommand, one of {sorted(COMMANDS)} (causal-priors forecast --help)")
+    if args[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
     sub, rest = args[0], args[1:]

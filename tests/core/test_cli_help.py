@@ -66,6 +66,8 @@ def test_no_arguments_is_a_usage_error(capsys):
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: causal-priors <command>")
+    assert main(["forecast"]) == 2
+    assert "expected a subcommand" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "commands:" in capsys.readouterr().out
 
