@@ -201,6 +201,24 @@ class CausalPrior:
         metrics["causal/refit_seconds"] = time.perf_counter() - start
         return Refit(graph=graph, candidates=self.candidates.copy(), metrics=metrics)
 
+    def select_swaps(
+        self, graph: causal.FactoredGraph, states: np.ndarray, actions: np.ndarray, next_states: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The swap rule on ``graph`` for these transitions, as a refit applies it (``discover`` prints it).
+
+        Returns:
+            The swap candidates and, for the local rule, every dim's share of transitions where it is locally
+            free (``None`` for the other rules).
+        """
+        with preserved_global_rng():
+            self._use(graph)
+            if self.local is None or not self.candidates.any():
+                return self.candidates.copy(), None
+            self.local.fit(states, actions, next_states, self.cfg.dynamics_steps, seed)
+            share = self.local.free(states, actions).mean(axis=0)
+        self.candidates = cap_by_score(self.candidates, share, self.cfg.max_swap_frac)
+        return self.candidates.copy(), share
+
     def _graph_metrics(self, graph: causal.FactoredGraph, seconds: float) -> dict[str, float]:
         out: dict[str, float] = {f"causal/w_s_{i}": float(w) for i, w in enumerate(graph.w_s)}
         out.update({f"causal/w_a_{i}": float(w) for i, w in enumerate(graph.w_a)})

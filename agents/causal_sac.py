@@ -30,31 +30,15 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from stable_baselines3.common.utils import polyak_update
 from torch.nn import functional as F
 
-import causal
 from agents.causal_entropy import per_dim_from_dist, weighted_log_prob
 from agents.causal_prior import CausalPrior, Refit
 from agents.config import CausalConfig, causal_config
 from agents.counterfactual_buffer import CounterfactualReplayBuffer
 from agents.empowerment import InverseDynamics, empowerment, intrinsic_reward, inverse_update, log_likelihood
-from causal.swap import IRRELEVANCE_RULES, VALIDITY_RULES
 from causal_priors.errors import ConfigError
 from causal_priors.runs import write_json
 
 _INVERSE_SEED_OFFSET = 90_001
-EMPOWERMENT_FORMS = ("intrinsic_reward", "entropy_bonus")
-
-
-def _check_choices(c: CausalConfig) -> None:
-    choices = {
-        "method": (c.method, causal.METHODS),
-        "weight_scale": (c.weight_scale, causal.WEIGHT_SCALES),
-        "irrelevance": (c.irrelevance, IRRELEVANCE_RULES),
-        "validity": (c.validity, VALIDITY_RULES),
-        "empowerment_form": (c.empowerment_form, EMPOWERMENT_FORMS),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ConfigError(f"agent.causal.{key} must be one of {list(allowed)}, got '{value}'")
 
 
 class CausalSAC(SAC):
@@ -77,7 +61,6 @@ class CausalSAC(SAC):
     def _setup_model(self) -> None:
         super()._setup_model()
         self.causal_config = c = CausalConfig(**self.causal)
-        _check_choices(c)
         if (c.entropy or c.empowerment) and self.use_sde:
             raise ConfigError("causal entropy/empowerment need the squashed Gaussian actor (use_sde=False)")
         if c.any_active and len(self.observation_space.shape) != 1:

@@ -5,7 +5,40 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from causal import METHODS, WEIGHT_SCALES
+from causal.swap import IRRELEVANCE_RULES, VALIDITY_RULES
+from causal_priors.checks import (
+    LEARNING_RATE,
+    NON_EMPTY,
+    NON_NEGATIVE,
+    POSITIVE,
+    PROBABILITY,
+    SEED,
+    Rule,
+    each,
+    in_range,
+    matches,
+    one_of,
+    validate,
+)
 from envs.config import EnvConfig
+
+EMPOWERMENT_FORMS = ("intrinsic_reward", "entropy_bonus")
+"""``causal.empowerment_form``: the critic-target reward (spec section 3, corrected) or the first release's form."""
+
+#: ``ent_coef``: learned (``auto``, ``auto_<initial value>``) or a fixed positive float (SB3's forms)
+ENT_COEF = Rule(
+    "'auto', 'auto_<float > 0>' or a float > 0",
+    lambda v: isinstance(v, str) and (v == "auto" or _positive_float(v[5:] if v.startswith("auto_") else v)),
+)
+
+
+def _positive_float(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return 0 < value <= 1e6
 
 
 @dataclass
@@ -67,6 +100,30 @@ class CausalConfig:
     inverse_lr: float = 3e-4
     """Learning rate of the inverse-dynamics model's own Adam optimizer."""
 
+    def __post_init__(self) -> None:
+        """Range and name checks of the fields above (kept last in the class so new fields merge above it)."""
+        validate(
+            self,
+            method=one_of(*METHODS),
+            weight_scale=one_of(*WEIGHT_SCALES),
+            irrelevance=one_of(*IRRELEVANCE_RULES),
+            validity=one_of(*VALIDITY_RULES),
+            empowerment_form=one_of(*EMPOWERMENT_FORMS),
+            window=POSITIVE,
+            refit_every=POSITIVE,
+            min_samples=POSITIVE,
+            temperature=POSITIVE,
+            tau_s=PROBABILITY,
+            max_swap_frac=PROBABILITY,
+            rho=PROBABILITY,
+            local_threshold=POSITIVE,
+            dynamics_steps=POSITIVE,
+            dynamics_net_arch=each(POSITIVE, nonempty=True),
+            empowerment_coef=NON_NEGATIVE,
+            empowerment_clip=POSITIVE,
+            inverse_lr=LEARNING_RATE,
+        )
+
     @property
     def any_active(self) -> bool:
         """Whether any causal part is on (otherwise the agent is plain SAC and no graph is ever fitted)."""
@@ -118,11 +175,27 @@ class AgentConfig:
     gradient_steps: int = 1
     """Gradient steps per update."""
     ent_coef: str = "auto"
-    """Entropy temperature: ``auto`` (learned, SB3 semantics) or a fixed float as a string."""
+    """Entropy temperature: ``auto`` or ``auto_<initial value>`` (learned, SB3 semantics) or a fixed float > 0."""
     net_arch: list[int] = field(default_factory=lambda: [256, 256])
     """Hidden layer sizes of actor and critics."""
     causal: CausalConfig = field(default_factory=CausalConfig)
     """Causal parts (off for ``sac``)."""
+
+    def __post_init__(self) -> None:
+        validate(
+            self,
+            name=NON_EMPTY,
+            learning_rate=LEARNING_RATE,
+            buffer_size=POSITIVE,
+            learning_starts=NON_NEGATIVE,
+            batch_size=POSITIVE,
+            tau=in_range(0, 1, low_open=True),
+            gamma=in_range(0, 1, low_open=True),
+            train_freq=POSITIVE,
+            gradient_steps=POSITIVE,
+            ent_coef=ENT_COEF,
+            net_arch=each(POSITIVE, nonempty=True),
+        )
 
 
 @dataclass
@@ -156,4 +229,35 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar."""
     device: str = "cpu"
-    """Torch device (``cpu``, ``cuda``, ``auto``)."""
+    """Torch device (``cpu``, ``cuda``, ``cuda:<n>``, ``auto``)."""
+
+    def __post_init__(self) -> None:
+        validate(
+            self,
+            experiment=NON_EMPTY,
+            seed=SEED,
+            total_steps=POSITIVE,
+            eval_every=POSITIVE,
+            eval_episodes=POSITIVE,
+            checkpoint_every=POSITIVE,
+            run_root=NON_EMPTY,
+            log_interval=POSITIVE,
+            device=matches(r"cpu|auto|mps|cuda(:\d+)?", "'cpu', 'cuda', 'cuda:<n>', 'mps' or 'auto'"),
+        )
+
+
+@dataclass
+class EvaluateConfig:
+    """``causal-priors evaluate run=<run dir> [episodes=N] [env.<key>=value ...]``.
+
+    ``env.*`` keys (the :class:`EnvConfig` fields) override the run's saved environment, e.g.
+    ``env.domain_shift.mass=1.5`` to score the policy out of distribution.
+    """
+
+    run: str = ""
+    """Run directory written by ``causal-priors train`` (holds ``config.yaml`` and ``checkpoints/``)."""
+    episodes: int | None = None
+    """Deterministic episodes to score (default: the run's ``eval_episodes``)."""
+
+    def __post_init__(self) -> None:
+        validate(self, run=NON_EMPTY, episodes=POSITIVE)

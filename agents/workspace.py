@@ -8,21 +8,31 @@ its latest checkpoint exactly where the uninterrupted run would be.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig
 
 import envs
 from agents.callbacks import CURVE_FIELDS, RunCallback, evaluate_policy_seeded, reset_at_boundary
 from agents.checkpoint import latest_checkpoint, restore_checkpoint
-from agents.config import TrainConfig
+from agents.config import EvaluateConfig, TrainConfig
 from agents.factory import build_model, load_model, make_vec_env
 from causal_priors.checkpoints import CheckpointStore
-from causal_priors.config import ConfigError, flatten, load_config, load_saved_config, save_config, to_container
+from causal_priors.checks import check_writable
+from causal_priors.config import (
+    ConfigError,
+    flatten,
+    load_config,
+    load_saved_config,
+    save_config,
+    to_container,
+    to_typed,
+)
+from causal_priors.provenance import provenance, write_provenance
 from causal_priors.rundir import claim_run
 from causal_priors.runs import CurveWriter, log_hparams, make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
@@ -30,16 +40,25 @@ from causal_priors.seeding import seed_everything, single_thread
 GROUPS = ("agent", "env")
 
 
-def build_config(argv: Sequence[str]) -> DictConfig:
-    """The typed run config from ``key=value`` words (``agent=``/``env=`` presets, ``experiment=`` files)."""
-    cfg = load_config(TrainConfig, argv, groups=GROUPS, group_fallbacks={"env": "id"})
-    for key in ("total_steps", "eval_episodes"):
-        if cfg[key] <= 0:
-            raise ConfigError(f"config key '{key}' must be positive, got {cfg[key]}")
-    return cfg
+def build_config(argv: Sequence[str]) -> TrainConfig:
+    """The typed, checked run config from ``key=value`` words (``agent=``/``env=`` presets, ``experiment=`` files)."""
+    return to_typed(load_config(TrainConfig, argv, groups=GROUPS, group_fallbacks={"env": "id"}))
 
 
-def run_dir_for(cfg: DictConfig) -> Path:
+def preflight(cfg: TrainConfig) -> None:
+    """Checks before any run folder exists: ``run_root`` writable, the env builds; warn if nothing will be learned."""
+    check_writable(cfg.run_root, "run_root")
+    envs.make_from_config(cfg.env, seed=cfg.seed).close()
+    if cfg.total_steps <= cfg.agent.learning_starts:
+        print(
+            f"WARNING: total_steps={cfg.total_steps} <= agent.learning_starts={cfg.agent.learning_starts}: the agent"
+            " only takes random actions and nothing will be learned (lower agent.learning_starts,"
+            " e.g. experiment=smoke)",
+            file=sys.stderr,
+        )
+
+
+def run_dir_for(cfg: TrainConfig) -> Path:
     """``<run_root>/<experiment>/<env id>/<agent name>/seed_<seed>``."""
     return run_dir(cfg.run_root, cfg.experiment, cfg.env.id, cfg.agent.name, cfg.seed)
 
@@ -48,7 +67,7 @@ def run_dir_for(cfg: DictConfig) -> Path:
 RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device")
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) one run and return its final metrics (also written to ``done.json``).
 
     The run directory is claimed first (:func:`causal_priors.rundir.claim_run`): one writer at a time, no
@@ -60,7 +79,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         return _train(cfg, path)
 
 
-def _train(cfg: DictConfig, path: Path) -> dict[str, Any]:
+def _train(cfg: TrainConfig, path: Path) -> dict[str, Any]:
     store = CheckpointStore(path, cfg.keep_checkpoints)
     ckpt = store.latest() if cfg.resume else None
     done = path / "done.json"
@@ -68,6 +87,7 @@ def _train(cfg: DictConfig, path: Path) -> dict[str, Any]:
         CurveWriter(path / "curves.csv", CURVE_FIELDS, resume_step=ckpt.step)  # drop rows of a killed rerun
         return json.loads(done.read_text())["metrics"]  # resuming a finished run: nothing to do
     save_config(cfg, path / "config.yaml")
+    write_provenance(path)
 
     seed_everything(cfg.seed)
     env = make_vec_env(cfg, cfg.seed)
@@ -113,7 +133,8 @@ def _train(cfg: DictConfig, path: Path) -> dict[str, Any]:
         "steps": int(model.num_timesteps),
         "time/wall_seconds": round(callback.wall_seconds(), 2),
     }
-    write_json(done, {"metrics": metrics, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+    write_json(done, {"metrics": metrics, "finished": finished, "provenance": provenance()})
     env.close()
     eval_env.close()
     return metrics
@@ -122,6 +143,7 @@ def _train(cfg: DictConfig, path: Path) -> dict[str, Any]:
 def train_main(argv: Sequence[str]) -> int:
     """``causal-priors train [experiment=NAME] [agent=PRESET] [env=PRESET|ID] [key=value ...]``."""
     cfg = build_config(argv)
+    preflight(cfg)
     metrics = run(cfg)
     print(f"run {run_dir_for(cfg)}: {json.dumps(metrics)}")
     return 0
@@ -130,45 +152,26 @@ def train_main(argv: Sequence[str]) -> int:
 def evaluate_main(argv: Sequence[str]) -> int:
     """``causal-priors evaluate run=<run dir> [episodes=N] [env.key=value ...]``: score the latest checkpoint.
 
-    Env overrides (e.g. ``env.domain_shift.mass=1.5``) evaluate the trained policy out of distribution.
+    Env overrides (e.g. ``env.domain_shift.mass=1.5``) evaluate the trained policy out of distribution. The result
+    is printed and written to ``<run>/evaluation.json``.
     """
-    words = list(argv)
-    run_words = [w for w in words if w.startswith("run=")]
-    if not run_words:
-        raise ConfigError("evaluate needs run=<run directory>")
-    path = Path(run_words[0].split("=", 1)[1])
-    episodes = [int(w.split("=", 1)[1]) for w in words if w.startswith("episodes=")]
-    overrides = [w for w in words if w.startswith("env.")]
-    saved = path / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"{saved} not found: run= must name a run directory written by 'causal-priors train'")
-    cfg = load_saved_config(TrainConfig, saved, overrides)
-    single_thread()
-    with claim_run(path, None, resume=True, what="evaluate"):
-        ckpt = latest_checkpoint(path)
-        if ckpt is None:
-            raise ConfigError(f"{path} has no checkpoint to evaluate")
-        model = load_model(cfg, ckpt)
-        env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
-        n = episodes[0] if episodes else cfg.eval_episodes
-        returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
-        result = {
-            "step": ckpt.step,
-            "episodes": n,
-            "mean_reward": float(np.mean(returns)),
-            "std_reward": float(np.std(returns)),
-            "mean_ep_length": float(np.mean(lengths)),
-            "env": to_container(cfg.env),
-        }
-        write_json(path / "evaluation.json", result)
+    overrides = [w for w in argv if w.startswith("env.")]
+    args: EvaluateConfig = to_typed(load_config(EvaluateConfig, [w for w in argv if not w.startswith("env.")]))
+    path = Path(args.run)
+    check_writable(path, "run")
+    result = evaluate_checkpoint(path, overrides, args.episodes)
+    write_json(path / "evaluation.json", result)
     print(json.dumps(result))
     return 0
 
 
 def evaluate_checkpoint(path: Path, env_overrides: Sequence[str] = (), episodes: int | None = None) -> dict[str, Any]:
     """Score a run's latest checkpoint with deterministic episodes on fixed seeds, optionally under env overrides
-    (e.g. ``["env.domain_shift.mass=1.5"]``); nothing is written. Used by ``benchmarks/cip_shift.py``."""
-    cfg = load_saved_config(TrainConfig, path / "config.yaml", list(env_overrides))
+    (e.g. ``["env.domain_shift.mass=1.5"]``); writes nothing (``benchmarks/cip_shift.py`` calls it per shift)."""
+    saved = path / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{saved} not found: run= must name a run directory written by 'causal-priors train'")
+    cfg: TrainConfig = to_typed(load_saved_config(TrainConfig, saved, list(env_overrides)))
     single_thread()
     with claim_run(path, None, resume=True, what="evaluate"):
         ckpt = latest_checkpoint(path)

@@ -14,11 +14,14 @@ Merge order (later wins):
 4. the remaining ``key=value`` overrides (dotted keys, YAML-typed values).
 
 Unknown keys and values of the wrong type raise :class:`ConfigError` with a one-line message naming the
-key, the file it came from and the close matches.
+key, the file it came from and the close matches. Each command then converts the merged config once, at its
+boundary, into its dataclasses (:func:`to_typed`), whose ``__post_init__`` checks the values (ranges, known
+names; see :mod:`causal_priors.checks`); code past the boundary receives typed objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,10 +31,21 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from causal_priors.checks import InvalidValue
 from causal_priors.errors import ConfigError
 from configs import CONFIG_ROOT
 
-__all__ = ["ConfigError", "load_config", "merge", "read_yaml", "save_config", "to_container", "to_object", "flatten"]
+__all__ = [
+    "ConfigError",
+    "flatten",
+    "load_config",
+    "merge",
+    "read_yaml",
+    "save_config",
+    "to_container",
+    "to_object",
+    "to_typed",
+]
 
 
 def _all_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
@@ -199,21 +213,54 @@ def _apply_overrides(cfg: DictConfig, overrides: Sequence[tuple[str, str]]) -> D
     return cfg
 
 
-def to_container(cfg: DictConfig) -> dict[str, Any]:
-    """Plain nested dict of a config (for saving, hashing and hyperparameter logging)."""
+def to_container(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict of a config -- a ``DictConfig``, a config dataclass or a mapping (for saving, hashing
+    and hyperparameter logging)."""
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        cfg = OmegaConf.structured(cfg)
+    elif not OmegaConf.is_config(cfg):
+        cfg = OmegaConf.create(dict(cfg) if isinstance(cfg, Mapping) else cfg)
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
 def to_object(cfg: DictConfig) -> Any:
-    """The config as instances of its dataclass schema."""
+    """The config as instances of its dataclass schema (no key prefixing; see :func:`to_typed`)."""
     return OmegaConf.to_object(cfg)
 
 
-def save_config(cfg: DictConfig, path: Path) -> None:
-    """Write the resolved config as YAML (atomically)."""
+def _is_structured(node: Any) -> bool:
+    return isinstance(node, DictConfig) and not node._is_none() and dataclasses.is_dataclass(OmegaConf.get_type(node))
+
+
+def _build(node: DictConfig, prefix: str) -> Any:
+    for key in node.keys():
+        child = node._get_node(key)
+        if _is_structured(child):
+            _build(child, f"{prefix}{key}.")  # nested configs first, so a failure is named from its own level
+    try:
+        return OmegaConf.to_object(node)
+    except InvalidValue as err:
+        raise err.with_prefix(prefix) from None
+
+
+def to_typed(cfg: Any) -> Any:
+    """Convert a merged config into its dataclasses once, at a command's boundary, checking every value.
+
+    Each dataclass's ``__post_init__`` checks its own fields; a bad value raises :class:`ConfigError` naming
+    the full dotted key (``agent.causal.rho``) and what was expected. A dataclass instance passes through.
+    """
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return cfg
+    if not _is_structured(cfg):
+        raise TypeError(f"to_typed needs a structured DictConfig, got {type(cfg).__name__}")
+    return _build(cfg, "")
+
+
+def save_config(cfg: Any, path: Path) -> None:
+    """Write the resolved config (a ``DictConfig`` or a config dataclass) as YAML (atomically)."""
     from causal_priors.runs import atomic_write_text
 
-    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(path, OmegaConf.to_yaml(to_container(cfg)))
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

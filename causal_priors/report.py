@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from causal_priors.config import load_config
+from causal_priors.checks import NON_EMPTY, POSITIVE, SEED, check_writable, in_range, validate
+from causal_priors.config import load_config, to_typed
 from causal_priors.errors import ConfigError, DataError
 from causal_priors.results import RunRecord, load_runs
 from causal_priors.runs import atomic_write_text, safe_name, write_json
@@ -54,6 +55,16 @@ class ReportConfig:
     seed: int = 0  # seed of the bootstrap resampling
     include_unfinished: bool = False  # also aggregate runs without done.json (their last curve point)
     max_points: int = 200  # learning-curve points per plot
+
+    def __post_init__(self) -> None:
+        validate(
+            self,
+            metric=NON_EMPTY,
+            reps=POSITIVE,
+            confidence=in_range(0, 1, low_open=True, high_open=True),
+            seed=SEED,
+            max_points=in_range(2),
+        )
 
 
 def _row(kind: str, task: str, method: str, metric: str, scores: Sequence[Any], cfg: ReportConfig) -> dict:
@@ -302,8 +313,10 @@ def write_report(path: str | Path, **settings: Any) -> Path:
 def report_main(argv: Sequence[str]) -> int:
     """``causal-priors report path=<run_root>/<experiment> [metric=...] [reps=...]`` (a bare folder works)."""
     words = [w if "=" in w else f"path={w}" for w in argv]
-    cfg = load_config(ReportConfig, words)
-    out = _report(ReportConfig(**{k: cfg[k] for k in ReportConfig.__dataclass_fields__}))
+    cfg: ReportConfig = to_typed(load_config(ReportConfig, words))
+    if cfg.path:
+        check_writable(Path(cfg.path) / "report", "path")
+    out = _report(cfg)
     print((out / "summary.md").read_text())
     print(f"report written to {out}", file=sys.stderr)
     return 0

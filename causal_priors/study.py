@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from causal_priors.checks import check_writable
 from causal_priors.errors import ConfigError
 from causal_priors.report import write_report
 from causal_priors.sweep import load_sweep, sweep_main
@@ -62,12 +63,14 @@ def study_main(argv: Sequence[str]) -> int:
             "[key=value ...] [results=DIR]"
         )
     cfg = load_sweep(files[0], [w for w in words if "=" in w])
+    dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results_subdir or cfg.experiment)
+    check_writable(dest, "results")
+    check_writable(Path(cfg.run_root) / cfg.experiment, "run_root")
     code = 0 if publish_only else sweep_main(words)
     if code == 130 or "--dry-run" in words:  # interrupted, or only the plan was printed: nothing to publish
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment
     write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run
-    dest = Path(results[0]) if results else RESULTS_ROOT / (cfg.results_subdir or cfg.experiment)
     copied = publish(experiment_dir, dest)
     print(f"study {cfg.experiment}: {len(copied)} result files in {dest}")
     return code

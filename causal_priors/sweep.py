@@ -39,7 +39,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from causal_priors.config import flatten, merge, parse_overrides, read_yaml, to_container
+from causal_priors.checks import NON_NEGATIVE, POSITIVE, check_writable, in_range, validate
+from causal_priors.config import flatten, merge, parse_overrides, read_yaml, to_container, to_typed
 from causal_priors.errors import ConfigError, UserError
 from causal_priors.runs import exclusive_lock, write_json
 from causal_priors.sweep_exec import RunSpec, checkpoint_present, execute_local, execute_ray, result_row
@@ -70,8 +71,11 @@ RESERVED = ("run_root", "resume")
 class Resources:
     """What one run needs (Ray task request; locally ``num_cpus`` sizes the default pool)."""
 
-    num_cpus: float = 1.0
-    num_gpus: float = 0.0
+    num_cpus: float = 1.0  # CPUs per run (> 0)
+    num_gpus: float = 0.0  # GPUs per run (>= 0)
+
+    def __post_init__(self) -> None:
+        validate(self, num_cpus=POSITIVE, num_gpus=NON_NEGATIVE)
 
 
 @dataclass
@@ -79,8 +83,8 @@ class RayConfig:
     """Ray backend: ``address`` of an existing cluster (``auto``, ``ray://host:10001``), or null to
     let ``ray.init()`` find a local cluster or start one. Setting it (or ``--ray``) selects Ray."""
 
-    address: str | None = None
-    enabled: bool = False
+    address: str | None = None  # Ray cluster address (auto, ray://host:10001); null: ray.init() decides
+    enabled: bool = False  # run on Ray (also set by --ray or an address)
 
 
 @dataclass
@@ -92,13 +96,16 @@ class SweepConfig:
     run_root: str = "runs"  # root of all run directories
     grid: dict[str, list[Any]] = field(default_factory=dict)  # key -> values; runs = cartesian product
     overrides: dict[str, Any] = field(default_factory=dict)  # key=value for every run (nested ok)
-    resources: Resources = field(default_factory=Resources)
+    resources: Resources = field(default_factory=Resources)  # what one run needs (Ray request; local pool size)
     max_workers: int | None = None  # local concurrent runs (default: os.cpu_count() // num_cpus)
     timeout_s: float | None = None  # wall-clock limit per run (None: no limit)
     experiment_key: str = "experiment"  # the command's config key that names the experiment
     report: bool = True  # write <run_root>/<experiment>/report/ at the end
     results_subdir: str = ""  # where `study` publishes, under benchmarks/results/ (default: <experiment>)
-    ray: RayConfig = field(default_factory=RayConfig)
+    ray: RayConfig = field(default_factory=RayConfig)  # the Ray backend
+
+    def __post_init__(self) -> None:
+        validate(self, max_workers=in_range(1), timeout_s=POSITIVE)
 
 
 def find_sweep_file(name: str) -> Path:
@@ -112,10 +119,10 @@ def find_sweep_file(name: str) -> Path:
     raise ConfigError(f"sweep file not found: {name} (nor configs/sweep/{preset.name})")
 
 
-def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> DictConfig:
+def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> SweepConfig:
     """Validate a sweep file plus ``key=value`` overrides against :class:`SweepConfig`.
 
-    Unknown keys and wrong types raise :class:`ConfigError` naming the key and the file.
+    Unknown keys, wrong types and bad values raise :class:`ConfigError` naming the key and the file.
     """
     file = find_sweep_file(str(path))
     cfg: DictConfig = OmegaConf.structured(SweepConfig)
@@ -130,7 +137,10 @@ def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> DictConfig:
     if cfg.ray.address:
         cfg.ray.enabled = True
     _check(cfg, file)
-    return cfg
+    try:
+        return to_typed(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{file}: {err}") from None
 
 
 def read_value(text: str) -> Any:
@@ -174,7 +184,7 @@ def _word(key: str, value: Any) -> str:
     return f"{key}={json.dumps(value)}"
 
 
-def plan_runs(cfg: DictConfig) -> list[RunSpec]:
+def plan_runs(cfg: SweepConfig) -> list[RunSpec]:
     """One :class:`RunSpec` per grid point, validated by the command's own ``build_config``.
 
     Every run's config is built here, in the parent, so a bad key fails before anything starts; two
@@ -248,7 +258,7 @@ STATUSES = ("skipped", "done", "resumed", "failed")
 
 
 def _write_summary(
-    cfg: DictConfig, backend: str, specs: Sequence[RunSpec], rows: dict, started: float, root: Path
+    cfg: SweepConfig, backend: str, specs: Sequence[RunSpec], rows: dict, started: float, root: Path
 ) -> dict[str, Any]:
     ordered = [rows.get(spec.run_dir) or result_row(spec, "interrupted") for spec in specs]
     counts = Counter(row["status"] for row in ordered)
@@ -267,7 +277,7 @@ def _write_summary(
     return summary
 
 
-def run_sweep(cfg: DictConfig, *, dry_run: bool = False, quiet: bool = False) -> dict[str, Any]:
+def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Plan and execute a sweep; return (and write) its summary.
 
     Finished runs are skipped, runs with a checkpoint resume, the rest start fresh; failures are
@@ -353,6 +363,7 @@ def sweep_main(argv: Sequence[str]) -> int:
     cfg = load_sweep(files[0], [w for w in words if "=" in w and not w.startswith("--")])
     if "--ray" in flags:
         cfg.ray.enabled = True
+    check_writable(cfg.run_root, "run_root")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         summary = run_sweep(cfg, dry_run="--dry-run" in flags)

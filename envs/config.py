@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from causal_priors.checks import NON_EMPTY, NON_NEGATIVE, POSITIVE, validate
+
 
 @dataclass
 class DomainShiftConfig:
@@ -18,6 +20,9 @@ class DomainShiftConfig:
     """Scale the gravity vector."""
     actuator_gain: float = 1.0
     """Scale every actuator's gain (force per unit control)."""
+
+    def __post_init__(self) -> None:
+        validate(self, mass=POSITIVE, friction=POSITIVE, gravity=POSITIVE, actuator_gain=POSITIVE)
 
 
 @dataclass
@@ -42,3 +47,7 @@ class EnvConfig:
     """Constructor arguments of the underlying env (e.g. ``{radius: 0.5}`` for ``CrowdCircleCrossing-v0``)."""
     max_episode_steps: int | None = None
     """Time limit in agent steps; ``None`` keeps the task's own (1000 for MuJoCo and dm_control tasks)."""
+
+    def __post_init__(self) -> None:
+        """Ranges only; whether ``id`` names a registered env is checked by ``envs.make`` (needs the registry)."""
+        validate(self, id=NON_EMPTY, action_repeat=POSITIVE, distractor_dims=NON_NEGATIVE, max_episode_steps=POSITIVE)

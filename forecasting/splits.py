@@ -45,7 +45,7 @@ def _max(cfg: Any) -> int | None:
 
 def _simulated(cfg: Any) -> list[float]:
     """``data.simulated_radii`` (absent from the configs saved by runs older than the key: none)."""
-    return list(cfg.data.get("simulated_radii", None) or [])
+    return list(getattr(cfg.data, "simulated_radii", None) or [])
 
 
 def data_name(cfg: Any) -> str:

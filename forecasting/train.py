@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from tqdm.auto import tqdm
 
 from causal_priors.checkpoints import (
     Checkpoint,
@@ -40,8 +40,9 @@ from causal_priors.checkpoints import (
     save_tensors,
     snapshot_global_rng,
 )
-from causal_priors.config import load_config, save_config, to_container
+from causal_priors.config import load_config, save_config, to_container, to_typed
 from causal_priors.errors import ConfigError, DataError
+from causal_priors.provenance import provenance, write_provenance
 from causal_priors.rundir import check_finite, claim_run
 from causal_priors.runs import CurveWriter, scalar_writer, write_json, write_scalars
 from causal_priors.seeding import seed_everything, single_thread
@@ -58,11 +59,11 @@ __all__ = ["build_config", "evaluate_trained", "load_trained", "run", "run_dir_f
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
 
 
-def build_config(argv: Sequence[str] = ()) -> DictConfig:
-    """The forecasting config from ``key=value`` words (``model=<preset>``, ``data=<preset>`` select YAMLs)."""
+def build_config(argv: Sequence[str] = ()) -> Any:
+    """The typed, checked ``ForecastConfig`` from ``key=value`` words (``model=``/``data=`` select YAML presets)."""
     from forecasting.config import ForecastConfig
 
-    return load_config(ForecastConfig, list(argv), groups=("model", "data"))
+    return to_typed(load_config(ForecastConfig, list(argv), groups=("model", "data")))
 
 
 def reference_batch(ds: SceneDataset, per_domain: int) -> SceneBatch:
@@ -190,6 +191,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
         resumed = True
         acc.update(pending)
     save_config(cfg, rd / "config.yaml")
+    write_provenance(rd)
     writer = scalar_writer(rd)
     curves = CurveWriter(rd / "curves.csv", CURVE_FIELDS, resume_step=step if resumed else None)
     reference = reference_batch(train, int(cfg.eval.reference_scenes))
@@ -201,6 +203,8 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
     def wall() -> float:
         return wall0 + time.time() - t_start
 
+    # a bar on a terminal only (disable=None): sweep children write their output to run.log
+    bar = tqdm(total=steps, initial=step, desc=rd.name, unit="step", disable=None if cfg.progress else True)
     while step < steps:
         epoch, offset = divmod(step, per_epoch)
         rng = np.random.default_rng([int(cfg.seed), epoch])
@@ -216,6 +220,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
             opt.step()
             sched.step()
             step += 1
+            bar.update(1)
             for k, v in m.items():
                 acc[k].append(v)
             row: dict[str, float] = {}
@@ -243,6 +248,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
                 store.save(step, write)
             if step >= steps:
                 break
+    bar.close()
     if not val_metrics:  # resumed from the final checkpoint (killed during evaluation or adaptation)
         val_metrics = validate(method, val, reference, int(cfg.eval.batch_size))
     train_wall = wall()
@@ -261,5 +267,5 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
 
         curve = adapt.write_adaptation(cfg)
         final.update({f"adapt_{cfg.adapt.domain}/{k}/b{n}": v for n, vals in curve.items() for k, v in vals.items()})
-    write_json(rd / "done.json", {"metrics": final})
+    write_json(rd / "done.json", {"metrics": final, "provenance": provenance()})
     return final

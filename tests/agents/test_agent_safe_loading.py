@@ -149,14 +149,14 @@ def test_discover_never_reads_the_pickled_data_of_a_policy_zip(tmp_path, payload
         SAC.load(policy)
     assert marker.exists(), "the crafted data member is not a real attack on SB3's loader"
     marker.unlink()
-    argv = ["discover", "env=Pendulum-v1", "steps=60", "method=regression", f"policy={policy}"]
-    assert main([*argv, f"run_root={tmp_path / 'runs'}", "transition=false"]) == 0
+    argv = ["discover", "env=Pendulum-v1", "steps=60", "causal.method=regression", f"policy={policy}"]
+    assert main([*argv, f"run_root={tmp_path / 'runs'}", "causal.transition_graph=false"]) == 0
     assert not marker.exists()
 
 
 def test_discover_takes_a_train_run_directory_as_policy(finished, tmp_path):
     root, cfg = finished
-    argv = ["discover", "env=Pendulum-v1", "steps=60", "method=regression", "transition=false"]
+    argv = ["discover", "env=Pendulum-v1", "steps=60", "causal.method=regression", "causal.transition_graph=false"]
     assert main([*argv, f"policy={run_dir_for(cfg)}", f"run_root={tmp_path / 'runs'}"]) == 0
     step = run_dir_for(cfg) / "checkpoints" / "step_200"
     assert main([*argv, f"policy={step}", f"run_root={tmp_path / 'runs2'}"]) == 0

@@ -124,7 +124,7 @@ def test_factory_builds_causal_sac_for_any_flag_and_sac_otherwise():
 def test_unknown_causal_key_is_rejected():
     with pytest.raises(ValueError, match="unknown causal config keys"):
         causal_config({"entropy": True, "entropyy": False})
-    with pytest.raises(ConfigError, match="agent.causal.validity must be one of"):
+    with pytest.raises(ConfigError, match="config key 'validity': expected one of"):
         causal_model(seed=0, augment=True, validity="nearby")
 
 

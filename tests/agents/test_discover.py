@@ -21,14 +21,16 @@ def test_discover_writes_the_graph_and_ignores_distractors(run_root, capsys):
         "env=Reacher-v5",
         f"env.distractor_dims={N_DISTRACT}",
         "steps=2000",
-        "temperature=0.02",
+        "causal.temperature=0.02",
         f"run_root={run_root}",
     ]
     assert discover_main(argv) == 0
     path = run_root / "discover" / "Reacher-v5" / "discover_direct_lingam" / "seed_0"
-    for name in ("graph.json", "graph.png", "config.yaml"):
+    for name in ("graph.json", "swap_rule.json", "graph.png", "config.yaml"):
         assert (path / name).is_file(), name
-    assert "reward parents" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reward parents" in out and "swap candidates (edges rule, local validity)" in out
+    assert "locally free" in out
 
     g = FactoredGraph.load_json(path / "graph.json")
     assert (g.state_dim, g.action_dim, g.n_samples) == (REACHER_OBS + N_DISTRACT, 2, 2000)
@@ -37,6 +39,12 @@ def test_discover_writes_the_graph_and_ignores_distractors(run_root, capsys):
     assert g.reward_state_edges[:REACHER_OBS].any()  # the reward does depend on the arm's state
     assert g.w_s[distractors].max() < 0.25
     assert set(distractors) <= set(g.irrelevant_state_dims())
+    import json
+
+    swaps = json.loads((path / "swap_rule.json").read_text())
+    assert swaps["validity"] == "local" and len(swaps["candidates"]) <= (REACHER_OBS + N_DISTRACT) // 2
+    free = [swaps["local_free_share"][str(j)] for j in distractors if j in swaps["candidates"]]
+    assert len(free) >= 3 and min(free) > 0.7  # the training rule, on the same data, frees the distractors
     # a distractor's next value depends on its own past only, never on the arm or the actions
     assert not g.transition_edges[np.ix_(distractors, list(range(REACHER_OBS)) + [15, 16])].any()
 
@@ -61,8 +69,8 @@ def test_collect_is_seeded_and_keeps_true_next_states():
 
 
 def test_bad_config_is_a_one_line_error(run_root):
-    with pytest.raises(ConfigError, match="unknown method"):
-        build_config(["method=pc", f"run_root={run_root}"])
+    with pytest.raises(ConfigError, match="causal.method'?: expected one of"):
+        build_config(["causal.method=pc", f"run_root={run_root}"])
     with pytest.raises(ConfigError, match="steps"):
         build_config(["steps=0"])
     assert cli_main(["discover", "env=Pendulum-v1", "policy=/no/such.zip", f"run_root={run_root}"]) == 2
@@ -76,8 +84,8 @@ def test_discover_with_a_saved_policy(run_root, tmp_path):
     env = envs.make("Pendulum-v1")
     SAC("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, seed=0, device="cpu").save(tmp_path / "policy.zip")
     env.close()
-    argv = ["env=Pendulum-v1", "steps=400", f"policy={tmp_path / 'policy.zip'}", "method=regression"]
-    assert discover_main([*argv, f"run_root={run_root}", "transition=false"]) == 0
+    argv = ["env=Pendulum-v1", "steps=400", f"policy={tmp_path / 'policy.zip'}", "causal.method=regression"]
+    assert discover_main([*argv, f"run_root={run_root}", "causal.transition_graph=false"]) == 0
     g = FactoredGraph.load_json(run_root / "discover" / "Pendulum-v1" / "discover_regression" / "seed_0" / "graph.json")
     assert g.method == "regression" and g.n_samples == 400 and g.transition_coef is None
     with pytest.raises(UserError, match="expects observations"):

@@ -182,10 +182,9 @@ def test_sac_solves_pendulum(tmp_path):
     assert run(cfg)["eval/mean_reward"] > -400
 
 
-def test_a_run_that_failed_before_training_does_not_block_the_corrected_rerun(tmp_path):
-    bad = tiny(tmp_path, "total_steps=200", "agent=cip", "agent.causal.irrelevance=typo")
-    with pytest.raises(ConfigError, match="irrelevance"):
-        run(bad)
-    assert (run_dir_for(bad) / "config.yaml").is_file()
+def test_a_bad_value_fails_at_the_boundary_and_the_corrected_rerun_runs(tmp_path):
+    with pytest.raises(ConfigError, match="agent.causal.irrelevance"):
+        tiny(tmp_path, "total_steps=200", "agent=cip", "agent.causal.irrelevance=typo")
+    assert not any(tmp_path.rglob("config.yaml"))
     metrics = run(tiny(tmp_path, "total_steps=200", "agent=cip", "agent.learning_starts=150"))
     assert metrics["steps"] == 200

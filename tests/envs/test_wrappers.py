@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import envs
-from causal_priors.errors import EnvIdError
+from causal_priors.errors import EnvIdError, UserError
 from envs.domain_shift import mujoco_model
 
 
@@ -106,7 +106,7 @@ def test_domain_shift_changes_the_dynamics_and_works_for_dm_control():
 
 
 def test_domain_shift_rejects_bad_factors_and_keys():
-    with pytest.raises(EnvIdError, match="positive factor"):
+    with pytest.raises(UserError, match="mass.*> 0"):
         envs.make("Hopper-v5", domain_shift={"mass": 0.0})
     with pytest.raises(EnvIdError, match="domain_shift key"):
         envs.make("Hopper-v5", domain_shift={"density": 2.0})

@@ -151,6 +151,8 @@ def test_simulated_training_radii_join_the_training_environments(tiny_argv):
 def test_configs_saved_before_simulated_radii_still_name_their_run(tiny_argv):
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.create(OmegaConf.to_container(build_config(["model=erm", *tiny_argv])))
+    from causal_priors.config import to_container
+
+    cfg = OmegaConf.create(to_container(build_config(["model=erm", *tiny_argv])))
     del cfg.data["simulated_radii"]
     assert run_dir_for(cfg).parts[-3] == "synthetic"

@@ -1,0 +1,72 @@
+"""Where a result came from: library versions, CPU and GPU model, thread count.
+
+Results are bit-identical only on the same machine type with the same library versions and thread count
+(README, "Reproducibility"), so every run records this next to its ``config.yaml``: in ``provenance.json`` at
+the start and under ``provenance`` in ``done.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: distributions whose versions decide the numbers (import name irrelevant: looked up by distribution)
+LIBRARIES = ("torch", "numpy", "gymnasium", "mujoco", "stable-baselines3", "dm-control", "causal-priors")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def gpu_model() -> str | None:
+    """Name of CUDA device 0 when torch sees one (``None`` otherwise, or when torch is not imported yet)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        if torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(0))
+    except Exception:  # noqa: BLE001 - a broken driver must not stop a run from recording the rest
+        return None
+    return None
+
+
+def provenance() -> dict[str, Any]:
+    """A JSON-ready record of the software and hardware a result was computed with."""
+    torch = sys.modules.get("torch")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": {name: _version(name) for name in LIBRARIES},
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu_model(),
+        "torch_threads": int(torch.get_num_threads()) if torch is not None else None,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+def write_provenance(run_dir: Path) -> dict[str, Any]:
+    """Write ``<run_dir>/provenance.json`` (atomically) and return the record."""
+    from causal_priors.runs import write_json
+
+    record = provenance()
+    write_json(Path(run_dir) / "provenance.json", record)
+    return record
