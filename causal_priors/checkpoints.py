@@ -160,6 +160,8 @@ def write_manifest(folder: Path, step: int) -> None:
 
 def verify(folder: Path) -> str | None:
     """``None`` when ``folder`` matches its manifest, else why not (one line)."""
+    if not (folder / MANIFEST).exists() and any(folder.glob("*.pkl")) | (folder / "model.zip").exists():
+        return "a pickle-based checkpoint of an older version, never loaded"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         files = manifest["files"]
