@@ -64,7 +64,7 @@ def run_dir_for(cfg: TrainConfig) -> Path:
 
 
 #: config keys a resumed run may change (``total_steps`` extends a finished run)
-RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device")
+RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device", "keep_checkpoints")
 
 
 def run(cfg: TrainConfig) -> dict[str, Any]:

@@ -12,7 +12,7 @@ unless it was damaged afterwards; :meth:`CheckpointStore.latest` verifies sizes 
 back to the newest valid folder (with a warning) when the newest one, or ``latest.json``, is damaged or
 missing. The ``keep`` newest checkpoints at or below the current step are kept (``keep >= 2``, so a
 damaged newest one always has a fallback); folders above the current step (left behind by a damaged
-newer checkpoint) are never pruned by a save, and a valid checkpoint is never replaced by an older one.
+newer checkpoint) are never pruned by a save; they are rewritten when the run reaches their step again.
 
 Loading never runs code from a file: :func:`load_tensors` uses ``torch.load(weights_only=True)``,
 :func:`load_arrays` ``np.load(allow_pickle=False)``, and every failure is a one-line :class:`DataError`.
@@ -160,6 +160,8 @@ def write_manifest(folder: Path, step: int) -> None:
 
 def verify(folder: Path) -> str | None:
     """``None`` when ``folder`` matches its manifest, else why not (one line)."""
+    if not (folder / MANIFEST).exists() and any(folder.glob("*.pkl")) | (folder / "model.zip").exists():
+        return "a pickle-based checkpoint of an older version, never loaded"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         files = manifest["files"]
@@ -281,7 +283,7 @@ class CheckpointStore:
             if why is None:
                 if reasons:
                     warn(f"{self.root}: skipped damaged checkpoint(s) {'; '.join(reasons)}; using step_{step}")
-                if problem is not None:
+                elif problem is not None:
                     warn(f"{problem}; using the newest valid checkpoint step_{step}")
                 elif pointed != step:
                     warn(f"{self.root / POINTER} names step {pointed}; using the newest valid checkpoint step_{step}")

@@ -55,6 +55,10 @@ def load_trained(cfg: Any) -> ForecastMethod:
     path = folder / "model.pt"
     if not path.is_file():
         raise ConfigError(f"no trained model at {path}: run `causal-priors forecast train` with the same keys first")
+    if not (folder / "model.json").is_file():
+        raise DataError(
+            f"{folder / 'model.json'} is missing: {path} was written by an older version; train the run again"
+        )
     meta = load_json(folder / "model.json")
     state = load_tensors(path)
     from forecasting.config import ModelConfig

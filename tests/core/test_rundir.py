@@ -217,3 +217,16 @@ def test_lock_file_names_the_current_holder(tmp_path):
     with run_lock(tmp_path / ".lock", "x"):
         assert (tmp_path / ".lock").read_text() == str(os.getpid())
         time.sleep(0.01)
+
+
+def test_an_old_pickle_based_checkpoint_is_named_and_never_loaded(tmp_path, payload):
+    import pickle
+
+    marker, obj = payload
+    old = tmp_path / "checkpoints" / "step_100"
+    old.mkdir(parents=True)
+    (old / "replay.pkl").write_bytes(pickle.dumps(obj))
+    (old / "model.zip").write_bytes(b"PK")
+    with pytest.raises(DataError, match="pickle-based checkpoint of an older version"):
+        CheckpointStore(tmp_path).latest()
+    assert not marker.exists()
