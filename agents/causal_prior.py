@@ -122,11 +122,12 @@ class CausalPrior:
         )
         self.local_free = np.zeros((0, obs_dim), dtype=bool)
         self.scored_pos = 0
-        self._use(causal.uniform_graph(obs_dim, action_dim, cfg.temperature, cfg.weight_scale))
+        self.use_graph(causal.uniform_graph(obs_dim, action_dim, cfg.temperature, cfg.weight_scale))
 
     # ---- weights and swap rule ------------------------------------------------------------------------------
 
-    def _use(self, graph: causal.FactoredGraph) -> None:
+    def use_graph(self, graph: causal.FactoredGraph) -> None:
+        """Take ``graph``: its action weights for the losses and its swap candidates for the buffer."""
         c = self.cfg
         self.graph = graph
         self.w_a = th.as_tensor(np.asarray(graph.w_a), dtype=th.float32, device=self.device)
@@ -179,7 +180,7 @@ class CausalPrior:
                 transition=c.transition_graph,
             )
             graph_seconds = time.perf_counter() - start
-            self._use(graph)
+            self.use_graph(graph)
             metrics = self._graph_metrics(graph, graph_seconds)
             if self.local is not None and self.candidates.any():
                 local_start = time.perf_counter()
@@ -211,7 +212,7 @@ class CausalPrior:
             free (``None`` for the other rules).
         """
         with preserved_global_rng():
-            self._use(graph)
+            self.use_graph(graph)
             if self.local is None or not self.candidates.any():
                 return self.candidates.copy(), None
             self.local.fit(states, actions, next_states, self.cfg.dynamics_steps, seed)
@@ -289,7 +290,7 @@ class CausalPrior:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state_dict`."""
-        self._use(causal.FactoredGraph.from_dict(state["graph"]))
+        self.use_graph(causal.FactoredGraph.from_dict(state["graph"]))
         self.candidates = np.asarray(state["candidates"], dtype=bool)
         self.n_refits = int(state["n_refits"])
         self.next_fit_step = int(state["next_fit_step"])

@@ -166,7 +166,9 @@ def run(cfg: Any) -> dict[str, float]:
     """Train (or resume) one run, evaluate it on the test environments, write ``done.json``; final metrics."""
     single_thread()
     rd = run_dir_for(cfg)
-    with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=("keep_checkpoints",)):
+    with claim_run(
+        rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=("keep_checkpoints", "progress")
+    ):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         return _train(cfg, rd)

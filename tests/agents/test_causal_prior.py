@@ -126,12 +126,12 @@ def test_global_and_weight_rules_are_options(distractor_run):
     for validity in ("global", "none"):
         cfg = CausalConfig(augment=True, validity=validity, temperature=0.02)
         prior = CausalPrior(cfg, 18, 2, 3_000, seed=0, device="cpu")
-        prior._use(flat)
+        prior.use_graph(flat)
         assert not prior.candidates[flat.reward_state_edges].any() and prior.candidates.sum() <= 9
         if validity == "global":  # the action reaches none of the distractors in the fitted graph
             assert np.isin(distractors, np.flatnonzero(prior.candidates)).sum() >= 6
     weights_rule = CausalPrior(CausalConfig(augment=True, irrelevance="weights"), 18, 2, 3_000, 0, "cpu")
-    weights_rule._use(flat)
+    weights_rule.use_graph(flat)
     assert not weights_rule.candidates.any()
 
 
