@@ -116,7 +116,7 @@ class CausalPrior:
         self.noise_generator = th.Generator(device=device)
         self.noise_generator.manual_seed(self.seed + NOISE_SEED_OFFSET)
         self.local = (
-            LocalDynamics(obs_dim, action_dim, cfg.dynamics_net_arch, cfg.local_threshold)
+            LocalDynamics(obs_dim, action_dim, cfg.dynamics_net_arch, cfg.local_threshold, device)
             if cfg.augment and cfg.validity_rule == "local"
             else None
         )
@@ -282,7 +282,7 @@ class CausalPrior:
             "n_refits": int(self.n_refits),
             "next_fit_step": int(self.next_fit_step),
             "partner_rng": _bit_generator_state(self.partner_rng),
-            "noise_generator": self.noise_generator.get_state(),
+            "noise_generator": self.noise_generator.get_state().cpu(),
             "local": self.local.state_dict() if self.local is not None else {},
             "local_free": th.as_tensor(self.local_free),
             "scored_pos": int(self.scored_pos),

@@ -77,8 +77,16 @@ class LocalDynamics:
         relative_threshold: local-edge threshold as a fraction of the reference action effect (module doc).
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, net_arch: list[int], relative_threshold: float) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        net_arch: list[int],
+        relative_threshold: float,
+        device: th.device | str = "cpu",
+    ) -> None:
         self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.device = th.device(device)
         self.net_arch = list(net_arch)
         self.relative_threshold = float(relative_threshold)
         self.reference = float("nan")
@@ -97,17 +105,17 @@ class LocalDynamics:
         x = np.concatenate([states, actions], axis=1)
         y = next_states - states
         self.inputs, self.outputs = Standardiser.fit(x), Standardiser.fit(y)
-        xs = th.as_tensor(self.inputs(x), dtype=th.float32)
-        ys = th.as_tensor(self.outputs(y), dtype=th.float32)
-        gen = th.Generator().manual_seed(int(seed))
+        xs = th.as_tensor(self.inputs(x), dtype=th.float32, device=self.device)
+        ys = th.as_tensor(self.outputs(y), dtype=th.float32, device=self.device)
+        gen = th.Generator(device=self.device).manual_seed(int(seed))
         with th.random.fork_rng(devices=[]):
             th.manual_seed(int(seed))
-            model = DynamicsModel(self.obs_dim, self.action_dim, self.net_arch)
+            model = DynamicsModel(self.obs_dim, self.action_dim, self.net_arch).to(self.device)
         optimizer = th.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
         batch = min(256, len(xs))
         loss = th.tensor(float("nan"))
         for _ in range(int(steps)):
-            idx = th.randint(0, len(xs), (batch,), generator=gen)
+            idx = th.randint(0, len(xs), (batch,), generator=gen, device=self.device)
             loss = ((model(xs[idx]) - ys[idx]) ** 2).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -128,13 +136,13 @@ class LocalDynamics:
         """``(rows, |S|, |S| + |A|)`` Jacobians of the standardised model at each row."""
         if self.model is None or self.inputs is None:
             raise RuntimeError("LocalDynamics.jacobians before fit")
-        x = th.as_tensor(self.inputs(np.concatenate([states, actions], axis=1)), dtype=th.float32)
+        x = th.as_tensor(self.inputs(np.concatenate([states, actions], axis=1)), dtype=th.float32, device=self.device)
         single = lambda row: self.model(row[None, :])[0]  # noqa: E731 - the function vmap maps over rows
         batched = vmap(jacrev(single))
         out = np.empty((len(x), self.obs_dim, self.obs_dim + self.action_dim), dtype=np.float32)
         with th.no_grad():
             for start in range(0, len(x), JACOBIAN_CHUNK):
-                out[start : start + JACOBIAN_CHUNK] = batched(x[start : start + JACOBIAN_CHUNK]).numpy()
+                out[start : start + JACOBIAN_CHUNK] = batched(x[start : start + JACOBIAN_CHUNK]).cpu().numpy()
         return out
 
     def free(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -150,7 +158,7 @@ class LocalDynamics:
         if self.model is None or self.inputs is None or self.outputs is None:
             return {}
         return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
             "scalers": th.as_tensor(
                 np.stack(
                     [
@@ -171,7 +179,7 @@ class LocalDynamics:
         with th.random.fork_rng(devices=[]):  # building the module draws init weights: keep the global stream
             model = DynamicsModel(self.obs_dim, self.action_dim, self.net_arch)
         model.load_state_dict(state["model"])
-        self.model = model.eval()
+        self.model = model.to(self.device).eval()
         scalers = state["scalers"].numpy()
         n_in = self.obs_dim + self.action_dim
         self.inputs = Standardiser(scalers[0, :n_in], scalers[1, :n_in])
