@@ -216,7 +216,7 @@ class CausalPrior:
             if self.local is None or not self.candidates.any():
                 return self.candidates.copy(), None
             self.local.fit(states, actions, next_states, self.cfg.dynamics_steps, seed)
-            share = self.local.free(states, actions).mean(axis=0)
+            share = self.local.free(states, actions, np.flatnonzero(self.candidates)).mean(axis=0)
         self.candidates = cap_by_score(self.candidates, share, self.cfg.max_swap_frac)
         return self.candidates.copy(), share
 
@@ -246,7 +246,8 @@ class CausalPrior:
             return
         obs = buffer.observations[slots].reshape(-1, self.obs_dim).astype(np.float64)
         act = buffer.actions[slots].reshape(-1, self.action_dim).astype(np.float64)
-        free = self.local.free(obs, act).reshape(len(slots), buffer.n_envs, self.obs_dim)
+        free = self.local.free(obs, act, np.flatnonzero(self.candidates))
+        free = free.reshape(len(slots), buffer.n_envs, self.obs_dim)
         self.local_free[slots] = free
 
     def _score_all_rows(self, buffer: ReplayBuffer) -> None:

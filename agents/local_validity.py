@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch as th
 from torch import nn
-from torch.func import jacrev, vmap
+from torch.func import jacfwd, jacrev, vmap
 
-from causal.swap import locally_free
+from causal.swap import locally_free_dims
 
 JACOBIAN_CHUNK = 4096
 """Rows per batched Jacobian evaluation (bounds memory: chunk x |S| x (|S| + |A|) floats)."""
@@ -123,7 +123,7 @@ class LocalDynamics:
         self.model = model.eval()
         self.last_loss = float(loss.item())
         rows = np.random.default_rng(int(seed)).choice(len(x), size=min(len(x), 2048), replace=False)
-        action_norms = np.linalg.norm(self.jacobians(states[rows], actions[rows])[:, :, self.obs_dim :], axis=2)
+        action_norms = np.linalg.norm(self.action_jacobians(self._inputs(states[rows], actions[rows])), axis=2)
         self.reference = float(np.median(action_norms, axis=0).max())
         return self.last_loss
 
@@ -132,25 +132,56 @@ class LocalDynamics:
         """The absolute edge threshold (standardised units) after calibration."""
         return self.relative_threshold * self.reference
 
-    def jacobians(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """``(rows, |S|, |S| + |A|)`` Jacobians of the standardised model at each row."""
+    def _inputs(self, states: np.ndarray, actions: np.ndarray) -> th.Tensor:
         if self.model is None or self.inputs is None:
-            raise RuntimeError("LocalDynamics.jacobians before fit")
-        x = th.as_tensor(self.inputs(np.concatenate([states, actions], axis=1)), dtype=th.float32, device=self.device)
+            raise RuntimeError("LocalDynamics used before fit")
+        x = self.inputs(np.concatenate([states, actions], axis=1))
+        return th.as_tensor(x, dtype=th.float32, device=self.device)
+
+    def jacobians(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """``(rows, |S|, |S| + |A|)`` full Jacobians of the standardised model at each row (``|S|`` vector-Jacobian
+        products per row; :meth:`free` needs far fewer)."""
+        x = self._inputs(states, actions)
         single = lambda row: self.model(row[None, :])[0]  # noqa: E731 - the function vmap maps over rows
-        batched = vmap(jacrev(single))
-        out = np.empty((len(x), self.obs_dim, self.obs_dim + self.action_dim), dtype=np.float32)
+        return self._chunked(vmap(jacrev(single)), x, (self.obs_dim, self.obs_dim + self.action_dim))
+
+    def action_jacobians(self, x: th.Tensor) -> np.ndarray:
+        """``(rows, |S|, |A|)``: derivatives by the action only (``|A|`` forward-mode products per row)."""
+        n_s = self.obs_dim
+
+        def by_action(action: th.Tensor, state: th.Tensor) -> th.Tensor:
+            return self.model(th.cat([state, action])[None, :])[0]
+
+        batched = vmap(jacfwd(by_action), in_dims=(0, 0))
+        return self._chunked(lambda rows: batched(rows[:, n_s:], rows[:, :n_s]), x, (n_s, self.action_dim))
+
+    def state_jacobians(self, x: th.Tensor, dims: np.ndarray) -> np.ndarray:
+        """``(rows, len(dims), |S|)``: derivatives of the next-state dims ``dims`` by the state."""
+        index = th.as_tensor(np.asarray(dims), dtype=th.long, device=self.device)
+        single = lambda row: self.model(row[None, :])[0, index]  # noqa: E731 - the function vmap maps over rows
+        full = self._chunked(vmap(jacrev(single)), x, (len(index), self.obs_dim + self.action_dim))
+        return full[:, :, : self.obs_dim]
+
+    @staticmethod
+    def _chunked(fn, x: th.Tensor, shape: tuple[int, int]) -> np.ndarray:
+        out = np.empty((len(x), *shape), dtype=np.float32)
         with th.no_grad():
             for start in range(0, len(x), JACOBIAN_CHUNK):
-                out[start : start + JACOBIAN_CHUNK] = batched(x[start : start + JACOBIAN_CHUNK]).cpu().numpy()
+                out[start : start + JACOBIAN_CHUNK] = fn(x[start : start + JACOBIAN_CHUNK]).cpu().numpy()
         return out
 
-    def free(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """``(rows, |S|)``: dims locally independent of the action and of controllable dims at each row."""
-        free = np.empty((len(states), self.obs_dim), dtype=bool)
-        for start in range(0, len(states), JACOBIAN_CHUNK):
-            part = slice(start, start + JACOBIAN_CHUNK)
-            free[part] = locally_free(self.jacobians(states[part], actions[part]), self.obs_dim, self.threshold)
+    def free(self, states: np.ndarray, actions: np.ndarray, dims: np.ndarray | None = None) -> np.ndarray:
+        """``(rows, |S|)``: whether each of ``dims`` (default: every state dim) is locally independent of the action
+        and of the dims the action drives at that row (other dims: False). Costs ``|A| + len(dims)`` Jacobian-vector
+        products per row instead of a full Jacobian's ``|S|``."""
+        dims = np.arange(self.obs_dim) if dims is None else np.asarray(dims, dtype=int)
+        free = np.zeros((len(states), self.obs_dim), dtype=bool)
+        if dims.size == 0:
+            return free
+        x = self._inputs(states, actions)
+        action_jac = self.action_jacobians(x)
+        state_jac = self.state_jacobians(x, dims)
+        free[:, dims] = locally_free_dims(action_jac, state_jac, dims, self.threshold)
         return free
 
     def state_dict(self) -> dict:

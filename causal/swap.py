@@ -33,6 +33,7 @@ __all__ = [
     "controllable_dims",
     "irrelevant_mask",
     "locally_free",
+    "locally_free_dims",
     "pair_mask",
     "swap_candidates",
 ]
@@ -161,12 +162,30 @@ def locally_free(jacobian: np.ndarray, state_dim: int, threshold: float) -> np.n
         "unswapped controllable" and "controllable" coincide in one step).
     """
     jac = np.asarray(jacobian)
-    action_driven = np.linalg.norm(jac[:, :, state_dim:], axis=2) > threshold  # (rows, |S|)
-    state_edges = np.abs(jac[:, :, :state_dim]) > threshold  # (rows, j, k)
-    idx = np.arange(state_dim)
-    state_edges[:, idx, idx] = False
+    dims = np.arange(state_dim)
+    return locally_free_dims(jac[:, :, state_dim:], jac[:, :, :state_dim], dims, threshold)
+
+
+def locally_free_dims(
+    action_jacobian: np.ndarray, state_jacobian: np.ndarray, dims: np.ndarray, threshold: float
+) -> np.ndarray:
+    """:func:`locally_free` for the next-state dims ``dims`` only, from the parts of the Jacobian it needs.
+
+    Args:
+        action_jacobian: ``(rows, |S|, |A|)`` derivatives of every next-state dim by the action.
+        state_jacobian: ``(rows, len(dims), |S|)`` derivatives of the dims ``dims`` by the state.
+        dims: the next-state dims to test.
+        threshold: see :func:`locally_free`.
+
+    Returns:
+        ``(rows, len(dims))`` booleans.
+    """
+    dims = np.asarray(dims, dtype=int)
+    action_driven = np.linalg.norm(np.asarray(action_jacobian), axis=2) > threshold  # (rows, |S|)
+    state_edges = np.abs(np.asarray(state_jacobian)) > threshold  # (rows, len(dims), |S|)
+    state_edges[:, np.arange(dims.size), dims] = False  # self-dependence never blocks a swap
     from_controllable = (state_edges & action_driven[:, None, :]).any(axis=2)
-    return ~action_driven & ~from_controllable
+    return ~action_driven[:, dims] & ~from_controllable
 
 
 def pair_mask(candidates: np.ndarray, free_rows: np.ndarray, free_partners: np.ndarray) -> np.ndarray:

@@ -172,3 +172,19 @@ def test_local_validity_swaps_an_object_dim_only_out_of_contact():
     assert local.free(far, acts)[:, 1].all()  # object out of reach: swappable
     assert not local.free(near, acts)[:, 1].any()  # in contact: the action drives it, refused
     assert not local.free(far, acts)[:, 0].any()  # the gripper is always driven
+
+
+def test_the_fast_local_test_equals_the_full_jacobian_rule(distractor_run):
+    """``free`` uses |A| forward-mode and len(dims) reverse-mode products per row instead of the full Jacobian; the
+    result is the full Jacobian's :func:`causal.swap.locally_free` on those dims."""
+    from causal.swap import locally_free
+
+    model, _ = distractor_run
+    local = model.prior.local
+    obs = model.replay_buffer.observations[:1500, 0].astype(np.float64)
+    act = model.replay_buffer.actions[:1500, 0].astype(np.float64)
+    dims = np.flatnonzero(model.prior.candidates)
+    full = locally_free(local.jacobians(obs, act), 18, local.threshold)
+    fast = local.free(obs, act, dims)
+    np.testing.assert_array_equal(fast[:, dims], full[:, dims])
+    assert not fast[:, np.setdiff1d(np.arange(18), dims)].any()
