@@ -34,7 +34,7 @@ from agents.causal_entropy import per_dim_from_dist, weighted_log_prob
 from agents.causal_prior import CausalPrior, Refit
 from agents.config import CausalConfig, causal_config
 from agents.counterfactual_buffer import CounterfactualReplayBuffer
-from agents.empowerment import InverseDynamics, empowerment, intrinsic_reward, inverse_update, log_likelihood
+from agents.empowerment import InverseDynamics, empowerment, intrinsic_reward, inverse_update, per_dim_log_likelihood
 from causal_priors.errors import ConfigError
 from causal_priors.runs import write_json
 
@@ -73,13 +73,10 @@ class CausalSAC(SAC):
         self.inverse_model: InverseDynamics | None = None
         self.inverse_optimizer: th.optim.Optimizer | None = None
         if c.empowerment:
-            net_arch = self.policy_kwargs.get("net_arch", [256, 256])
-            if isinstance(net_arch, dict):
-                net_arch = net_arch["pi"]
             with th.random.fork_rng(devices=[]):  # its own init: every other random draw stays as in SAC
                 th.manual_seed(int(self.seed or 0) + _INVERSE_SEED_OFFSET)
-                self.inverse_model = InverseDynamics(obs_dim, action_dim, list(net_arch)).to(self.device)
-            self.inverse_optimizer = th.optim.Adam(self.inverse_model.parameters(), lr=c.inverse_lr, foreach=True)
+                self.inverse_model = InverseDynamics(obs_dim, action_dim, list(c.inverse_net_arch)).to(self.device)
+            self.inverse_optimizer = th.optim.Adam(self.inverse_model.parameters(), lr=c.inverse_lr, fused=True)
 
     @property
     def causal_active(self) -> bool:
@@ -92,14 +89,14 @@ class CausalSAC(SAC):
         self,
         data: ReplayBufferSamples,
         ent_coef: th.Tensor,
-        inverse_out: tuple[th.Tensor, th.Tensor] | None = None,
+        inverse_log_q: th.Tensor | None = None,
     ) -> tuple[th.Tensor, dict[str, float]]:
         """The soft Bellman target ``(batch, 1)`` (with the empowerment reward when that form is on), no gradient.
 
         Args:
             data: the sampled batch.
             ent_coef: the temperature alpha.
-            inverse_out: the inverse model's ``(mean, log_std)`` on ``(s, s')`` of the batch, if already computed.
+            inverse_log_q: per-dim ``log q_i(a_i | s, s')`` of the batch under the inverse model, if already computed.
         """
         c = self.causal_config
         out: dict[str, float] = {}
@@ -116,12 +113,10 @@ class CausalSAC(SAC):
             next_q = next_q - ent_coef * next_log_prob
             rewards = data.rewards
             if self._intrinsic_empowerment:
-                if inverse_out is None:
+                if inverse_log_q is None:
                     inverse_out = self.inverse_model(data.observations, data.next_observations)
-                mean, log_std = inverse_out
-                bonus, out = intrinsic_reward(
-                    mean.detach(), log_std.detach(), data.actions, self.prior.w_a, data.rewards, c.empowerment_clip
-                )
+                    inverse_log_q = per_dim_log_likelihood(*inverse_out, data.actions)
+                bonus, out = intrinsic_reward(inverse_log_q, self.prior.w_a, data.rewards, c.empowerment_clip)
                 rewards = rewards + c.empowerment_coef * bonus
                 out["train/empowerment_reward"] = float((c.empowerment_coef * bonus).abs().mean())
             target_q = rewards + (1 - data.dones) * discounts * next_q
@@ -165,8 +160,11 @@ class CausalSAC(SAC):
         out["train/ent_coef"] = ent_coef.item()
 
         # one inverse forward serves the empowerment (reward or bonus, no gradient) and the inverse model's loss
-        inverse_out = self.inverse_model(data.observations, data.next_observations) if self.inverse_model else None
-        target_q, target_metrics = self.soft_target(data, ent_coef, inverse_out)
+        inverse_out = inverse_log_q = None
+        if self.inverse_model is not None:
+            inverse_out = self.inverse_model(data.observations, data.next_observations)
+            inverse_log_q = per_dim_log_likelihood(*inverse_out, data.actions)
+        target_q, target_metrics = self.soft_target(data, ent_coef, inverse_log_q)
         out.update(target_metrics)
         current_q = self.critic(data.observations, data.actions)
         critic_loss = 0.5 * sum(F.mse_loss(q, target_q) for q in current_q)
@@ -188,11 +186,10 @@ class CausalSAC(SAC):
         actor_loss.backward()
         self.actor.optimizer.step()
 
-        if inverse_out is not None and self.inverse_optimizer is not None:
+        if inverse_log_q is not None and self.inverse_optimizer is not None:
             n_cf = getattr(self.replay_buffer, "last_n_counterfactual", 0)  # counterfactual rows come first
             if n_cf < len(data.actions):
-                real = slice(n_cf, None)
-                log_lik = log_likelihood(inverse_out[0][real], inverse_out[1][real], data.actions[real])
+                log_lik = inverse_log_q[n_cf:].sum(dim=1, keepdim=True)
                 out.update(inverse_update(self.inverse_optimizer, log_lik))
 
         if gradient_step % self.target_update_interval == 0:

@@ -77,26 +77,21 @@ def log_likelihood(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> t
 
 
 def intrinsic_reward(
-    mean: th.Tensor,
-    log_std: th.Tensor,
-    actions: th.Tensor,
-    w_a: th.Tensor | None,
-    rewards: th.Tensor,
-    clip: float,
+    log_q: th.Tensor, w_a: th.Tensor | None, rewards: th.Tensor, clip: float
 ) -> tuple[th.Tensor, dict[str, float]]:
     """The empowerment bonus ``(batch, 1)`` added (times lambda) to the reward in the critic target.
 
-    ``sum_i w_a[i] log q_i(a_i | s, s')`` of the stored action under the inverse model, standardised over the
-    batch, clipped to ``+-clip`` and multiplied by the batch's reward standard deviation, so that lambda is a
-    fraction of the reward's spread on any reward scale (a constant reward gives no bonus). No gradient.
+    ``sum_i w_a[i] log q_i(a_i | s, s')`` of the stored action under the inverse model (``log_q``: the per-dim
+    log-likelihoods, :func:`per_dim_log_likelihood`), standardised over the batch, clipped to ``+-clip`` and
+    multiplied by the batch's reward standard deviation, so that lambda is a fraction of the reward's spread on any
+    reward scale (a constant reward gives no bonus). No gradient.
 
     Returns:
         The bonus and its activity: ``train/empowerment_log_q`` (mean weighted log-likelihood) and
         ``train/empowerment_bonus_std`` (the bonus's spread before lambda).
     """
     with th.no_grad():
-        per_dim = per_dim_log_likelihood(mean, log_std, actions)
-        raw = weighted_log_prob(per_dim, w_a)
+        raw = weighted_log_prob(log_q.detach(), w_a)
         z = (raw - raw.mean()) / raw.std().clamp_min(1e-6) if len(raw) > 1 else th.zeros_like(raw)
         bonus = z.clamp(-clip, clip) * (rewards.std() if len(rewards) > 1 else th.zeros(()))
     return bonus, {"train/empowerment_log_q": float(raw.mean()), "train/empowerment_bonus_std": float(bonus.std())}

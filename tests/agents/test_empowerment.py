@@ -143,7 +143,8 @@ def test_intrinsic_reward_ranks_the_action_dim_that_moves_the_state():
     per_dim = per_dim_log_likelihood(mean, log_std, actions).mean(0)
     assert per_dim[0] > per_dim[1] + 1.0
     rewards = torch.randn(n, 1) * 3.0
-    bonus, stats = intrinsic_reward(mean, log_std, actions, torch.tensor([1.5, 0.5]), rewards, clip=2.0)
+    log_q = per_dim_log_likelihood(mean, log_std, actions)
+    bonus, stats = intrinsic_reward(log_q, torch.tensor([1.5, 0.5]), rewards, clip=2.0)
     assert bonus.abs().max() <= 2.0 * rewards.std() + 1e-5
     assert stats["train/empowerment_bonus_std"] > 0
     # an outcome that does not match the action (s' of another transition) earns a lower bonus
@@ -151,7 +152,6 @@ def test_intrinsic_reward_ranks_the_action_dim_that_moves_the_state():
     with torch.no_grad():
         wrong = model(obs, shuffled)
     joint = torch.cat([mean, wrong[0]]), torch.cat([log_std, wrong[1]])
-    both, _ = intrinsic_reward(
-        *joint, torch.cat([actions, actions]), torch.tensor([1.5, 0.5]), rewards.repeat(2, 1), 3.0
-    )
+    joint_log_q = per_dim_log_likelihood(*joint, torch.cat([actions, actions]))
+    both, _ = intrinsic_reward(joint_log_q, torch.tensor([1.5, 0.5]), rewards.repeat(2, 1), 3.0)
     assert both[:n].mean() > both[n:].mean()
