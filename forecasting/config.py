@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class ModelConfig:
     """One forecasting method on the shared backbone (fields unused by a method are ignored)."""
 
-    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl
+    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl | orca_style
     label: str = ""  #: run-directory name of this variant ("" = ``name``), e.g. ``causal_motion_film``
     hidden: int = 32  #: encoder LSTM size (context = 2 * hidden)
     embed: int = 16  #: input embedding size
@@ -41,6 +41,13 @@ class ModelConfig:
     kl_weight: float = 1.0  #: weight of the KL terms
     mean_weight: float = 0.0  #: extra weight on the posterior-mean prediction's y term
     gcrl_context: bool = True  #: y decoder also reads the z encoder's interaction context
+    # orca_style (forecasting.mechanism): no training, style inferred from reference scenes
+    orca_radius: float = 0.3  #: radius before any style is estimated (replaced by the training scenes' fit)
+    orca_time_horizons: list[float] = field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 4.0])  #: fitted grid
+    orca_substeps: int = 10  #: ORCA decisions per 0.4 s step
+    orca_goal_distance: float = 20.0  #: goal this far ahead along the first observed heading (m)
+    orca_speed: str = "style"  #: style (median reference speed) | observed (each agent's observed speed)
+    orca_fit_scenes: int = 64  #: most reference (and training) scenes one style is estimated from
 
 
 @dataclass

@@ -33,7 +33,7 @@ from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.evaluate import evaluate_method, per_scene_metrics, results_table, write_results
 from forecasting.metrics import summarize
-from forecasting.models.base import ForecastMethod, build_method
+from forecasting.models.base import ForecastMethod, build_method, is_trainable
 from forecasting.splits import data_name, test_sets, train_val
 
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
@@ -149,6 +149,10 @@ def _check_finite(loss: torch.Tensor, metrics: dict[str, float], step: int) -> N
 
 def run(cfg: Any) -> dict[str, float]:
     """Train (or resume) one run, evaluate it on the test environments, write ``done.json``; final metrics."""
+    if not is_trainable(cfg.model.name):  # mechanism baselines: style fitted, no gradient steps
+        from forecasting.untrained import run_untrained
+
+        return run_untrained(cfg)
     single_thread()
     rd = run_dir_for(cfg)
     ckpt_path = rd / "checkpoints" / "last.pt"

@@ -1,0 +1,191 @@
+"""The ORCA mechanism as a forecaster: roll observed scenes forward, and infer its style from reference scenes.
+
+Numpy, vectorised over scenes (and agents), on the project's own ORCA (``envs.orca``) and preferred-velocity
+rule (``envs.crowd.preferred_velocity``). Nothing here is trained.
+
+- **Style** (:class:`OrcaStyle`): agent radius, preferred (and maximal) speed, ORCA time horizon.
+- **Style estimator** (:func:`estimate_style`), from complete trajectories of reference scenes:
+
+  - radius = half the median, over the reference scenes with two or more agents, of the scene's closest
+    approach (smallest distance between two real agents over all steps);
+  - speed = median step speed over the real agents' moving steps (> ``MOVING_SPEED``);
+  - time horizon = the value of ``horizons`` whose roll-out (with the two estimates above) has the lowest
+    ADE on the reference scenes themselves (a small fit by simulation: observed part in, future scored).
+
+- **Goals from observed motion only** (:func:`heading_goals`): ``goal_distance`` metres ahead of an agent's
+  first observed position along its first observed step (the heading before any avoidance shows); when that
+  step is shorter than ``MOVING_SPEED * DT`` the whole observed displacement gives the heading, and an agent
+  that has not moved keeps its position as goal. Never the data generator's goal rule (antipode of the start).
+- **Roll-out** (:func:`rollout`): position = last observation, velocity = last observed step / ``DT``, then
+  ``pred_len`` steps of ``DT`` seconds, each integrated with ``substeps`` ORCA decisions (as the synthetic
+  data's generator does). Padded agents are ignored (their half-planes are inactive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.crowd import preferred_velocity
+from envs.orca import orca_lines, solve_velocity
+
+#: seconds between recorded positions (synthetic files and ETH/UCY)
+DT = 0.4
+#: m/s below which a step counts as standing still
+MOVING_SPEED = 0.1
+
+
+@dataclass(frozen=True)
+class OrcaStyle:
+    """The domain-specific parameters of the ORCA mechanism."""
+
+    radius: float  #: agent radius (m); ORCA keeps agents about ``2 * radius`` apart
+    speed: float  #: preferred and maximal speed (m/s)
+    time_horizon: float  #: ORCA look-ahead (s)
+
+    def as_list(self) -> list[float]:
+        return [self.radius, self.speed, self.time_horizon]
+
+
+def heading_goals(observed: np.ndarray, agent_mask: np.ndarray, goal_distance: float) -> np.ndarray:
+    """``(S, A, 2)`` goals ``goal_distance`` m ahead of each agent's first observed position (see module doc).
+
+    Args:
+        observed: ``(S, A, T_obs, 2)`` observed absolute positions.
+        agent_mask: ``(S, A)`` real agents.
+    """
+    first = observed[:, :, 1] - observed[:, :, 0]
+    whole = observed[:, :, -1] - observed[:, :, 0]
+    first_len = np.linalg.norm(first, axis=-1, keepdims=True)
+    whole_len = np.linalg.norm(whole, axis=-1, keepdims=True)
+    use_first = first_len >= MOVING_SPEED * DT
+    step = np.where(use_first, first, whole)
+    length = np.where(use_first, first_len, whole_len)
+    moving = (length >= MOVING_SPEED * DT) & agent_mask[..., None]
+    heading = np.where(moving, step / np.maximum(length, 1e-12), 0.0)
+    start = np.where(moving, observed[:, :, 0], observed[:, :, -1])
+    return start + goal_distance * heading
+
+
+def _decide(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    pref: np.ndarray,
+    agent_mask: np.ndarray,
+    style: OrcaStyle,
+    h: float,
+    max_speed: np.ndarray,
+) -> np.ndarray:
+    """One ORCA decision for every agent; half-planes w.r.t. padded agents are inactive."""
+    s, a = pos.shape[:2]
+    if a == 1:
+        return pref.copy()
+    point, direction = orca_lines(pos, vel, style.radius, style.time_horizon, h)
+    off = ~np.eye(a, dtype=bool)
+    point = point[:, off].reshape(s, a, a - 1, 2)
+    direction = direction[:, off].reshape(s, a, a - 1, 2)
+    others = np.broadcast_to(agent_mask[:, None, :], (s, a, a))[:, off].reshape(s, a, a - 1)
+    return solve_velocity(point, direction, others, pref, max_speed)
+
+
+def rollout(
+    observed: np.ndarray,
+    agent_mask: np.ndarray,
+    style: OrcaStyle,
+    *,
+    pred_len: int = 12,
+    substeps: int = 10,
+    goal_distance: float = 20.0,
+    agent_speed: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(S, A, pred_len, 2)`` predicted absolute positions (padded agents: their last observed position).
+
+    Args:
+        observed: ``(S, A, T_obs, 2)`` float64 observed positions.
+        agent_mask: ``(S, A)`` bool, real agents.
+        style: the ORCA parameters.
+        agent_speed: optional ``(S, A)`` per-agent preferred speeds replacing ``style.speed``.
+    """
+    mask = agent_mask.astype(bool)
+    m2 = mask[..., None]
+    observed = np.where(mask[:, :, None, None], observed, 0.0)
+    pos = observed[:, :, -1].copy()
+    vel = (observed[:, :, -1] - observed[:, :, -2]) / DT
+    goal = heading_goals(observed, mask, goal_distance)
+    speed = np.full(mask.shape, style.speed) if agent_speed is None else np.asarray(agent_speed, dtype=float)
+    speed = speed[..., None]
+    h = DT / substeps
+    out = np.empty((*pos.shape[:2], pred_len, 2))
+    for t in range(pred_len):
+        for _ in range(substeps):
+            pref = preferred_velocity(pos, goal, speed, h)
+            vel = np.where(m2, _decide(pos, vel, pref, mask, style, h, speed), 0.0)
+            pos = pos + vel * h
+        out[:, :, t] = pos
+    return out
+
+
+def closest_approach(positions: np.ndarray, agent_mask: np.ndarray) -> np.ndarray:
+    """``(S,)`` smallest distance between two real agents over all steps (NaN for scenes with < 2 agents)."""
+    a = positions.shape[1]
+    if a < 2:
+        return np.full(positions.shape[0], np.nan)
+    dist = np.linalg.norm(positions[:, :, None] - positions[:, None, :], axis=-1).min(axis=-1)  # (S, A, A)
+    pair = agent_mask[:, :, None] & agent_mask[:, None, :] & ~np.eye(a, dtype=bool)
+    dist = np.where(pair, dist, np.inf).min(axis=(1, 2))
+    return np.where(np.isfinite(dist), dist, np.nan)
+
+
+def step_speeds(positions: np.ndarray, agent_mask: np.ndarray) -> np.ndarray:
+    """Speeds (m/s) of the real agents' moving steps, flattened."""
+    speed = np.linalg.norm(np.diff(positions, axis=2), axis=-1) / DT  # (S, A, T-1)
+    speed = speed[np.broadcast_to(agent_mask[..., None], speed.shape)]
+    return speed[speed > MOVING_SPEED]
+
+
+def observed_speeds(observed: np.ndarray) -> np.ndarray:
+    """``(S, A)`` each agent's mean speed over its observed steps (m/s)."""
+    return np.linalg.norm(np.diff(observed, axis=2), axis=-1).mean(axis=-1) / DT
+
+
+def displacement_error(pred: np.ndarray, future: np.ndarray, agent_mask: np.ndarray) -> float:
+    """ADE over the real agents of all scenes (mean of the per-scene ADEs)."""
+    err = np.linalg.norm(pred - future, axis=-1).mean(axis=-1)
+    return float(((err * agent_mask).sum(-1) / np.maximum(agent_mask.sum(-1), 1)).mean())
+
+
+def estimate_style(
+    positions: np.ndarray,
+    agent_mask: np.ndarray,
+    *,
+    obs_len: int = 8,
+    horizons: Sequence[float] = (1.0, 1.5, 2.0, 3.0, 4.0),
+    substeps: int = 10,
+    goal_distance: float = 20.0,
+    fallback: OrcaStyle | None = None,
+) -> OrcaStyle:
+    """The ORCA style of complete reference scenes ``(S, A, T, 2)`` (estimator in the module docstring).
+
+    A parameter the references cannot give (no scene with two agents, no moving step) comes from
+    ``fallback``; without one that is a ``ValueError``.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    mask = np.asarray(agent_mask, dtype=bool)
+    gaps = closest_approach(positions, mask)
+    gaps = gaps[np.isfinite(gaps)]
+    speeds = step_speeds(positions, mask)
+    if (gaps.size == 0 or speeds.size == 0) and fallback is None:
+        raise ValueError(f"estimate_style: {len(positions)} reference scenes give no closest approach or speed")
+    radius = 0.5 * float(np.median(gaps)) if gaps.size else fallback.radius
+    speed = float(np.median(speeds)) if speeds.size else fallback.speed
+    observed, future = positions[:, :, :obs_len], positions[:, :, obs_len:]
+    best, best_err = float(horizons[0]), np.inf
+    for tau in horizons:
+        trial = OrcaStyle(radius, speed, float(tau))
+        pred = rollout(observed, mask, trial, pred_len=future.shape[2], substeps=substeps, goal_distance=goal_distance)
+        err = displacement_error(pred, future, mask)
+        if err < best_err - 1e-12:
+            best, best_err = float(tau), err
+    return OrcaStyle(radius, speed, best)
