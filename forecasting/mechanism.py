@@ -10,7 +10,8 @@ rule (``envs.crowd.preferred_velocity``). Nothing here is trained.
     approach (smallest distance between two real agents over all steps);
   - speed = median step speed over the real agents' moving steps (> ``MOVING_SPEED``);
   - time horizon = the value of ``horizons`` whose roll-out (with the two estimates above) has the lowest
-    ADE on the reference scenes themselves (a small fit by simulation: observed part in, future scored).
+    ADE on the reference scenes themselves (a small fit by simulation: observed part in, future scored;
+    within ``HORIZON_TIE`` of the best, the shortest horizon).
 
 - **Goals from observed motion only** (:func:`heading_goals`): ``goal_distance`` metres ahead of an agent's
   first observed position along its first observed step (the heading before any avoidance shows); when that
@@ -35,6 +36,8 @@ from envs.orca import orca_lines, solve_velocity
 DT = 0.4
 #: m/s below which a step counts as standing still
 MOVING_SPEED = 0.1
+#: relative ADE difference under which two fitted time horizons count as tied
+HORIZON_TIE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def rollout(
     """
     mask = agent_mask.astype(bool)
     m2 = mask[..., None]
+    padded_last = observed[:, :, -1]
     observed = np.where(mask[:, :, None, None], observed, 0.0)
     pos = observed[:, :, -1].copy()
     vel = (observed[:, :, -1] - observed[:, :, -2]) / DT
@@ -124,7 +128,7 @@ def rollout(
             vel = np.where(m2, _decide(pos, vel, pref, mask, style, h, speed), 0.0)
             pos = pos + vel * h
         out[:, :, t] = pos
-    return out
+    return np.where(mask[:, :, None, None], out, padded_last[:, :, None])
 
 
 def closest_approach(positions: np.ndarray, agent_mask: np.ndarray) -> np.ndarray:
@@ -181,11 +185,11 @@ def estimate_style(
     radius = 0.5 * float(np.median(gaps)) if gaps.size else fallback.radius
     speed = float(np.median(speeds)) if speeds.size else fallback.speed
     observed, future = positions[:, :, :obs_len], positions[:, :, obs_len:]
-    best, best_err = float(horizons[0]), np.inf
+    errors = []
     for tau in horizons:
         trial = OrcaStyle(radius, speed, float(tau))
         pred = rollout(observed, mask, trial, pred_len=future.shape[2], substeps=substeps, goal_distance=goal_distance)
-        err = displacement_error(pred, future, mask)
-        if err < best_err - 1e-12:
-            best, best_err = float(tau), err
+        errors.append(displacement_error(pred, future, mask))
+    # near-ties (float rounding of the inputs) go to the shortest horizon, so the choice is stable
+    best = min(float(t) for t, e in zip(horizons, errors, strict=True) if e <= min(errors) * (1 + HORIZON_TIE))
     return OrcaStyle(radius, speed, best)

@@ -34,7 +34,7 @@ from forecasting.data import SceneDataset
 from forecasting.evaluate import evaluate_method, per_scene_metrics, results_table, write_results
 from forecasting.metrics import summarize
 from forecasting.models.base import ForecastMethod, build_method, is_trainable
-from forecasting.splits import data_name, test_sets, train_val
+from forecasting.splits import check_test_files, data_name, test_sets, train_val
 
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
 
@@ -154,6 +154,7 @@ def run(cfg: Any) -> dict[str, float]:
 
         return run_untrained(cfg)
     single_thread()
+    check_test_files(cfg)
     rd = run_dir_for(cfg)
     ckpt_path = rd / "checkpoints" / "last.pt"
     if cfg.resume and (rd / "done.json").is_file():

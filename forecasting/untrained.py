@@ -17,7 +17,7 @@ from causal_priors.config import save_config
 from causal_priors.runs import write_json
 from causal_priors.seeding import seed_everything, single_thread
 from forecasting.models.base import build_method
-from forecasting.splits import split_reference, test_sets, train_val
+from forecasting.splits import check_test_files, split_reference, test_sets, train_val
 
 STYLE_FIELDS = ("radius", "speed", "time_horizon")
 
@@ -37,6 +37,7 @@ def run_untrained(cfg: Any) -> dict[str, float]:
     from forecasting.train import evaluate_trained, reference_batch, run_dir_for, save_model, validate
 
     single_thread()
+    check_test_files(cfg)
     rd = run_dir_for(cfg)
     if cfg.resume and (rd / "done.json").is_file():
         return json.loads((rd / "done.json").read_text())["metrics"]
