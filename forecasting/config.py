@@ -48,6 +48,7 @@ class ModelConfig:
     orca_goal_distance: float = 20.0  #: goal this far ahead along the first observed heading (m)
     orca_speed: str = "style"  #: style (median reference speed) | observed (each agent's observed speed)
     orca_fit_scenes: int = 64  #: most reference (and training) scenes one style is estimated from
+    orca_neighbours: int = 6  #: each agent avoids at most this many nearest agents
 
 
 @dataclass

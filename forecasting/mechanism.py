@@ -19,7 +19,8 @@ rule (``envs.crowd.preferred_velocity``). Nothing here is trained.
   that has not moved keeps its position as goal. Never the data generator's goal rule (antipode of the start).
 - **Roll-out** (:func:`rollout`): position = last observation, velocity = last observed step / ``DT``, then
   ``pred_len`` steps of ``DT`` seconds, each integrated with ``substeps`` ORCA decisions (as the synthetic
-  data's generator does). Padded agents are ignored (their half-planes are inactive).
+  data's generator does). Padded agents are ignored (their half-planes are inactive); in crowds each agent
+  avoids its ``MAX_NEIGHBOURS`` nearest agents only (two-agent synthetic scenes: no difference).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ DT = 0.4
 MOVING_SPEED = 0.1
 #: relative ADE difference under which two fitted time horizons count as tied
 HORIZON_TIE = 1e-3
+#: each agent avoids at most this many nearest agents (RVO2's ``maxNeighbors``; crowded ETH/UCY scenes)
+MAX_NEIGHBOURS = 6
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _decide(
     style: OrcaStyle,
     h: float,
     max_speed: np.ndarray,
+    max_neighbours: int,
 ) -> np.ndarray:
     """One ORCA decision for every agent; half-planes w.r.t. padded agents are inactive."""
     s, a = pos.shape[:2]
@@ -90,6 +94,12 @@ def _decide(
     point = point[:, off].reshape(s, a, a - 1, 2)
     direction = direction[:, off].reshape(s, a, a - 1, 2)
     others = np.broadcast_to(agent_mask[:, None, :], (s, a, a))[:, off].reshape(s, a, a - 1)
+    if a - 1 > max_neighbours:  # only the nearest real agents constrain (RVO2's maxNeighbors)
+        dist = np.linalg.norm(pos[:, None, :] - pos[:, :, None], axis=-1)[:, off].reshape(s, a, a - 1)
+        near = np.argsort(np.where(others, dist, np.inf), axis=-1, kind="stable")[..., :max_neighbours]
+        point = np.take_along_axis(point, near[..., None], axis=2)
+        direction = np.take_along_axis(direction, near[..., None], axis=2)
+        others = np.take_along_axis(others, near, axis=2)
     return solve_velocity(point, direction, others, pref, max_speed)
 
 
@@ -102,6 +112,7 @@ def rollout(
     substeps: int = 10,
     goal_distance: float = 20.0,
     agent_speed: np.ndarray | None = None,
+    max_neighbours: int = MAX_NEIGHBOURS,
 ) -> np.ndarray:
     """``(S, A, pred_len, 2)`` predicted absolute positions (padded agents: their last observed position).
 
@@ -110,6 +121,7 @@ def rollout(
         agent_mask: ``(S, A)`` bool, real agents.
         style: the ORCA parameters.
         agent_speed: optional ``(S, A)`` per-agent preferred speeds replacing ``style.speed``.
+        max_neighbours: each agent avoids at most this many nearest real agents (cost grows with its cube).
     """
     mask = agent_mask.astype(bool)
     m2 = mask[..., None]
@@ -125,7 +137,7 @@ def rollout(
     for t in range(pred_len):
         for _ in range(substeps):
             pref = preferred_velocity(pos, goal, speed, h)
-            vel = np.where(m2, _decide(pos, vel, pref, mask, style, h, speed), 0.0)
+            vel = np.where(m2, _decide(pos, vel, pref, mask, style, h, speed, max_neighbours), 0.0)
             pos = pos + vel * h
         out[:, :, t] = pos
     return np.where(mask[:, :, None, None], out, padded_last[:, :, None])

@@ -57,6 +57,9 @@ def test_padded_agents_do_not_influence_real_ones(make_batch, make_model_cfg):
     b = method.predict(noisy, None, reference=batch)
     m = batch.agent_mask
     assert torch.allclose(a[m], b[m], atol=1e-5)
+    flip = torch.arange(batch.agent_mask.shape[1] - 1, -1, -1)  # padded agents first: same predictions
+    swapped = SceneBatch(garbage[:, flip], batch.agent_mask[:, flip], batch.domain, batch.domain_names)
+    assert torch.allclose(method.predict(swapped, None, reference=batch)[:, flip][m], a[m], atol=1e-5)
 
 
 def test_estimator_recovers_the_simulated_style():
