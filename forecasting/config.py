@@ -49,6 +49,7 @@ class ModelConfig:
     orca_speed: str = "style"  #: style (median reference speed) | observed (each agent's observed speed)
     orca_fit_scenes: int = 64  #: most reference (and training) scenes one style is estimated from
     orca_neighbours: int = 6  #: each agent avoids at most this many nearest agents
+    orca_heading: str = "first"  #: goal direction: first observed step | whole observed path | last step
 
 
 @dataclass

@@ -55,24 +55,37 @@ class OrcaStyle:
         return [self.radius, self.speed, self.time_horizon]
 
 
-def heading_goals(observed: np.ndarray, agent_mask: np.ndarray, goal_distance: float) -> np.ndarray:
-    """``(S, A, 2)`` goals ``goal_distance`` m ahead of each agent's first observed position (see module doc).
+HEADINGS = ("first", "whole", "last")
+
+
+def heading_goals(
+    observed: np.ndarray, agent_mask: np.ndarray, goal_distance: float, heading: str = "first"
+) -> np.ndarray:
+    """``(S, A, 2)`` goals ``goal_distance`` m ahead along each agent's observed heading (see module doc).
 
     Args:
         observed: ``(S, A, T_obs, 2)`` observed absolute positions.
         agent_mask: ``(S, A)`` real agents.
+        heading: ``first`` (first observed step, from the first position; the default), ``whole`` (first to
+            last observed position, from the first position) or ``last`` (last observed step, from the last
+            position).
     """
-    first = observed[:, :, 1] - observed[:, :, 0]
+    if heading not in HEADINGS:
+        raise ValueError(f"heading_goals: heading must be one of {HEADINGS}, got {heading!r}")
     whole = observed[:, :, -1] - observed[:, :, 0]
-    first_len = np.linalg.norm(first, axis=-1, keepdims=True)
+    step = {"first": observed[:, :, 1] - observed[:, :, 0], "whole": whole}.get(
+        heading, observed[:, :, -1] - observed[:, :, -2]
+    )
+    step_len = np.linalg.norm(step, axis=-1, keepdims=True)
     whole_len = np.linalg.norm(whole, axis=-1, keepdims=True)
-    use_first = first_len >= MOVING_SPEED * DT
-    step = np.where(use_first, first, whole)
-    length = np.where(use_first, first_len, whole_len)
+    use_step = step_len >= MOVING_SPEED * DT
+    direction = np.where(use_step, step, whole)
+    length = np.where(use_step, step_len, whole_len)
     moving = (length >= MOVING_SPEED * DT) & agent_mask[..., None]
-    heading = np.where(moving, step / np.maximum(length, 1e-12), 0.0)
-    start = np.where(moving, observed[:, :, 0], observed[:, :, -1])
-    return start + goal_distance * heading
+    unit = np.where(moving, direction / np.maximum(length, 1e-12), 0.0)
+    base = observed[:, :, -1] if heading == "last" else observed[:, :, 0]
+    start = np.where(moving, base, observed[:, :, -1])
+    return start + goal_distance * unit
 
 
 def _decide(
@@ -113,6 +126,7 @@ def rollout(
     goal_distance: float = 20.0,
     agent_speed: np.ndarray | None = None,
     max_neighbours: int = MAX_NEIGHBOURS,
+    heading: str = "first",
 ) -> np.ndarray:
     """``(S, A, pred_len, 2)`` predicted absolute positions (padded agents: their last observed position).
 
@@ -122,6 +136,7 @@ def rollout(
         style: the ORCA parameters.
         agent_speed: optional ``(S, A)`` per-agent preferred speeds replacing ``style.speed``.
         max_neighbours: each agent avoids at most this many nearest real agents (cost grows with its cube).
+        heading: which observed heading points to the goal (:func:`heading_goals`).
     """
     mask = agent_mask.astype(bool)
     m2 = mask[..., None]
@@ -129,7 +144,7 @@ def rollout(
     observed = np.where(mask[:, :, None, None], observed, 0.0)
     pos = observed[:, :, -1].copy()
     vel = (observed[:, :, -1] - observed[:, :, -2]) / DT
-    goal = heading_goals(observed, mask, goal_distance)
+    goal = heading_goals(observed, mask, goal_distance, heading)
     speed = np.full(mask.shape, style.speed) if agent_speed is None else np.asarray(agent_speed, dtype=float)
     speed = speed[..., None]
     h = DT / substeps
@@ -181,11 +196,14 @@ def estimate_style(
     substeps: int = 10,
     goal_distance: float = 20.0,
     fallback: OrcaStyle | None = None,
+    heading: str = "first",
+    observed_speed: bool = False,
 ) -> OrcaStyle:
     """The ORCA style of complete reference scenes ``(S, A, T, 2)`` (estimator in the module docstring).
 
     A parameter the references cannot give (no scene with two agents, no moving step) comes from
-    ``fallback``; without one that is a ``ValueError``.
+    ``fallback``; without one that is a ``ValueError``. ``heading`` and ``observed_speed`` (each agent walks
+    at its own observed speed) are the roll-out's options, used in the time-horizon fit as in prediction.
     """
     positions = np.asarray(positions, dtype=np.float64)
     mask = np.asarray(agent_mask, dtype=bool)
@@ -200,7 +218,16 @@ def estimate_style(
     errors = []
     for tau in horizons:
         trial = OrcaStyle(radius, speed, float(tau))
-        pred = rollout(observed, mask, trial, pred_len=future.shape[2], substeps=substeps, goal_distance=goal_distance)
+        pred = rollout(
+            observed,
+            mask,
+            trial,
+            pred_len=future.shape[2],
+            substeps=substeps,
+            goal_distance=goal_distance,
+            agent_speed=observed_speeds(observed) if observed_speed else None,
+            heading=heading,
+        )
         errors.append(displacement_error(pred, future, mask))
     # near-ties (float rounding of the inputs) go to the shortest horizon, so the choice is stable
     best = min(float(t) for t, e in zip(horizons, errors, strict=True) if e <= min(errors) * (1 + HORIZON_TIE))

@@ -24,7 +24,7 @@ from torch import nn
 
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
-from forecasting.mechanism import OrcaStyle, estimate_style, observed_speeds, rollout
+from forecasting.mechanism import HEADINGS, OrcaStyle, estimate_style, observed_speeds, rollout
 from forecasting.models.base import ForecastMethod, register
 
 
@@ -40,6 +40,10 @@ class OrcaStyleMethod(ForecastMethod):
             from causal_priors.errors import ConfigError
 
             raise ConfigError(f"model.orca_speed: expected 'style' or 'observed', got {cfg.orca_speed!r}")
+        if str(cfg.orca_heading) not in HEADINGS:
+            from causal_priors.errors import ConfigError
+
+            raise ConfigError(f"model.orca_heading: expected one of {HEADINGS}, got {cfg.orca_heading!r}")
         initial = OrcaStyle(float(cfg.orca_radius), 1.0, 2.0)
         self.register_buffer("default_style", torch.tensor(initial.as_list(), dtype=torch.float64))
         self._cache: dict[str, OrcaStyle] = {}
@@ -57,6 +61,8 @@ class OrcaStyleMethod(ForecastMethod):
                 substeps=int(c.orca_substeps),
                 goal_distance=float(c.orca_goal_distance),
                 fallback=self.style(),
+                heading=str(c.orca_heading),
+                observed_speed=str(c.orca_speed) == "observed",
             )
         return self._cache[key]
 
@@ -113,6 +119,7 @@ class OrcaStyleMethod(ForecastMethod):
                 goal_distance=float(self.cfg.orca_goal_distance),
                 agent_speed=speed,
                 max_neighbours=int(self.cfg.orca_neighbours),
+                heading=str(self.cfg.orca_heading),
             )
         restored = np.empty_like(out)
         np.put_along_axis(restored, order[:, :, None, None], out, axis=1)
