@@ -127,6 +127,7 @@ def rollout(
     agent_speed: np.ndarray | None = None,
     max_neighbours: int = MAX_NEIGHBOURS,
     heading: str = "first",
+    goals: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(S, A, pred_len, 2)`` predicted absolute positions (padded agents: their last observed position).
 
@@ -137,6 +138,7 @@ def rollout(
         agent_speed: optional ``(S, A)`` per-agent preferred speeds replacing ``style.speed``.
         max_neighbours: each agent avoids at most this many nearest real agents (cost grows with its cube).
         heading: which observed heading points to the goal (:func:`heading_goals`).
+        goals: ``(S, A, 2)`` goals replacing the heading rule (for probes; forecasters never know goals).
     """
     mask = agent_mask.astype(bool)
     m2 = mask[..., None]
@@ -144,7 +146,7 @@ def rollout(
     observed = np.where(mask[:, :, None, None], observed, 0.0)
     pos = observed[:, :, -1].copy()
     vel = (observed[:, :, -1] - observed[:, :, -2]) / DT
-    goal = heading_goals(observed, mask, goal_distance, heading)
+    goal = heading_goals(observed, mask, goal_distance, heading) if goals is None else np.asarray(goals, float)
     speed = np.full(mask.shape, style.speed) if agent_speed is None else np.asarray(agent_speed, dtype=float)
     speed = speed[..., None]
     h = DT / substeps
