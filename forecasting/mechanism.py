@@ -160,6 +160,36 @@ def rollout(
     return np.where(mask[:, :, None, None], out, padded_last[:, :, None])
 
 
+def rollout_scenes(
+    observed: np.ndarray,
+    agent_mask: np.ndarray,
+    style: OrcaStyle,
+    *,
+    observed_speed: bool = False,
+    **kwargs: object,
+) -> np.ndarray:
+    """:func:`rollout` for scenes of any agent order and padding: scenes are grouped by their number of real
+    agents and each group is rolled out trimmed to it (crowded data sets pad to their largest scene, 50+
+    agents, while most scenes hold a few). ``observed_speed``: each agent walks at its own observed speed.
+    Padded agents keep their last observed position.
+    """
+    mask = np.asarray(agent_mask, dtype=bool)
+    order = np.argsort(~mask, axis=1, kind="stable")  # real agents first
+    obs = np.take_along_axis(observed, order[:, :, None, None], axis=1)
+    sorted_mask = np.take_along_axis(mask, order, axis=1)
+    pred_len = int(kwargs.get("pred_len", 12))
+    out = np.repeat(obs[:, :, -1:], pred_len, axis=2)
+    counts = sorted_mask.sum(axis=1)
+    for k in np.unique(counts[counts > 0]):
+        sel = np.flatnonzero(counts == k)
+        part = obs[sel, :k]
+        speed = observed_speeds(part) if observed_speed else None
+        out[sel, :k] = rollout(part, sorted_mask[sel, :k], style, agent_speed=speed, **kwargs)
+    restored = np.empty_like(out)
+    np.put_along_axis(restored, order[:, :, None, None], out, axis=1)
+    return restored
+
+
 def closest_approach(positions: np.ndarray, agent_mask: np.ndarray) -> np.ndarray:
     """``(S,)`` smallest distance between two real agents over all steps (NaN for scenes with < 2 agents)."""
     a = positions.shape[1]
@@ -220,14 +250,14 @@ def estimate_style(
     errors = []
     for tau in horizons:
         trial = OrcaStyle(radius, speed, float(tau))
-        pred = rollout(
+        pred = rollout_scenes(
             observed,
             mask,
             trial,
+            observed_speed=observed_speed,
             pred_len=future.shape[2],
             substeps=substeps,
             goal_distance=goal_distance,
-            agent_speed=observed_speeds(observed) if observed_speed else None,
             heading=heading,
         )
         errors.append(displacement_error(pred, future, mask))

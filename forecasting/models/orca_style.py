@@ -24,7 +24,7 @@ from torch import nn
 
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
-from forecasting.mechanism import HEADINGS, OrcaStyle, estimate_style, observed_speeds, rollout
+from forecasting.mechanism import HEADINGS, OrcaStyle, estimate_style, rollout_scenes
 from forecasting.models.base import ForecastMethod, register
 
 
@@ -97,33 +97,24 @@ class OrcaStyleMethod(ForecastMethod):
 
     @torch.no_grad()
     def predict(self, batch, num_samples=None, reference=None):
-        # real agents first in every scene (the datasets' convention, enforced here), so groups can be trimmed
-        order = np.argsort(~batch.agent_mask.numpy(), axis=1, kind="stable")
-        observed = np.take_along_axis(batch.observed.numpy().astype(np.float64), order[:, :, None, None], axis=1)
-        mask = np.take_along_axis(batch.agent_mask.numpy(), order, axis=1)
+        observed = batch.observed.numpy().astype(np.float64)
+        mask = batch.agent_mask.numpy()
         domain = batch.domain.numpy()
-        out = np.repeat(observed[:, :, -1:], batch.pred_len, axis=2)  # padded agents: last observed position
-        counts = mask.sum(axis=1)
-        # one roll-out per (environment, agent count): real agents come first, so each group is trimmed
-        for d, k in sorted({(int(d), int(k)) for d, k in zip(domain, counts, strict=True)}):
-            sel = np.flatnonzero((domain == d) & (counts == k))
-            style = self.reference_style(batch.domain_names[d], reference)
-            obs = observed[sel, :k]
-            speed = observed_speeds(obs) if self.cfg.orca_speed == "observed" else None
-            out[sel, :k] = rollout(
-                obs,
-                mask[sel, :k],
-                style,
+        out = np.zeros((*mask.shape, batch.pred_len, 2))
+        for d in np.unique(domain):
+            sel = np.flatnonzero(domain == d)
+            out[sel] = rollout_scenes(
+                observed[sel],
+                mask[sel],
+                self.reference_style(batch.domain_names[int(d)], reference),
+                observed_speed=self.cfg.orca_speed == "observed",
                 pred_len=batch.pred_len,
                 substeps=int(self.cfg.orca_substeps),
                 goal_distance=float(self.cfg.orca_goal_distance),
-                agent_speed=speed,
                 max_neighbours=int(self.cfg.orca_neighbours),
                 heading=str(self.cfg.orca_heading),
             )
-        restored = np.empty_like(out)
-        np.put_along_axis(restored, order[:, :, None, None], out, axis=1)
-        pred = torch.from_numpy(restored).to(batch.positions.dtype)
+        pred = torch.from_numpy(out).to(batch.positions.dtype)
         return self.repeat_samples(pred, num_samples)
 
     def adaptation_parameters(self) -> list[nn.Parameter]:
