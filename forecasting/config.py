@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class ModelConfig:
     """One forecasting method on the shared backbone (fields unused by a method are ignored)."""
 
-    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl | orca_style
+    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl | orca_style | orca_residual
     label: str = ""  #: run-directory name of this variant ("" = ``name``), e.g. ``causal_motion_film``
     hidden: int = 32  #: encoder LSTM size (context = 2 * hidden)
     embed: int = 16  #: input embedding size
@@ -50,6 +50,7 @@ class ModelConfig:
     orca_fit_scenes: int = 64  #: most reference (and training) scenes one style is estimated from
     orca_neighbours: int = 6  #: each agent avoids at most this many nearest agents
     orca_heading: str = "first"  #: goal direction: first observed step | whole observed path | last step
+    residual_reads_mechanism: bool = True  #: orca_residual: the decoder reads the mechanism's displacements
 
 
 @dataclass

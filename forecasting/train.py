@@ -166,6 +166,7 @@ def run(cfg: Any) -> dict[str, float]:
     if len(train) < bs:
         raise ConfigError(f"batch_size={bs} exceeds the {len(train)} training scenes")
     method = build_method(cfg.model.name, cfg.model, train.domain_names, extra, steps)
+    method.prepare(train)  # data-dependent set-up (orca_residual: the training domains' styles)
     opt = torch.optim.Adam(method.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, float(cfg.lr_min_fraction)))
     step, resumed, wall0 = 0, False, 0.0

@@ -55,6 +55,9 @@ class ForecastMethod(nn.Module):
             cond_dim=cond_dim,
         )
 
+    def prepare(self, train: Any) -> None:
+        """Data-dependent set-up before training from the training scenes (default: nothing)."""
+
     def stage(self, step: int) -> str:
         """Name of the training stage at ``step`` (single-stage methods: ``"joint"``)."""
         return "joint"
@@ -103,7 +106,7 @@ def available_methods() -> list[str]:
 
 
 def _import_all() -> None:
-    from forecasting.models import causal_motion, erm, gcrl, invariance, orca_style  # noqa: F401
+    from forecasting.models import causal_motion, erm, gcrl, invariance, orca_residual, orca_style  # noqa: F401
 
 
 def is_trainable(name: str) -> bool:
@@ -116,7 +119,8 @@ def is_trainable(name: str) -> bool:
 def build_method(
     name: str, cfg: Any, domain_names: tuple[str, ...], extra_channels: int = 0, total_steps: int = 1
 ) -> ForecastMethod:
-    """Instantiate method ``name`` (``erm``, ``vrex``, ``irm``, ``causal_motion``, ``gcrl``, ``orca_style``).
+    """Instantiate method ``name`` (``erm``, ``vrex``, ``irm``, ``causal_motion``, ``gcrl``, ``orca_style``,
+    ``orca_residual``).
 
     Args:
         cfg: the model config (``forecasting.config.ModelConfig`` or its DictConfig).

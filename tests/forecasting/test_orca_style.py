@@ -170,3 +170,33 @@ def _shared_root():
     from forecasting.data.dataset import default_data_root
 
     return default_data_root()
+
+
+@pytest.mark.parametrize("reads", [True, False])
+def test_orca_residual_starts_as_the_mechanism_is_invariant_and_learns(reads, make_batch, make_model_cfg):
+    batch = _padded_crowd(16)
+    cfg = make_model_cfg("orca_residual", orca_time_horizons=[2.0], orca_substeps=4, residual_reads_mechanism=reads)
+    torch.manual_seed(0)
+    hybrid = build_method("orca_residual", cfg, batch.domain_names, 0, 40)
+    train = SceneDataset(batch.positions.numpy(), batch.agent_mask.numpy(), batch.domain.numpy(), batch.domain_names)
+    hybrid.prepare(train)
+    mechanism = build_method("orca_style", cfg, batch.domain_names)
+    mechanism.default_style.copy_(hybrid.mechanism.default_style)
+    assert torch.allclose(hybrid.predict(batch, None, reference=batch), mechanism.predict(batch, None, reference=batch))
+    offset = torch.tensor([13.0, -7.0])
+    moved = replace(batch, positions=batch.positions + offset)
+    a, b = hybrid.predict(batch, None, reference=batch), hybrid.predict(moved, None, reference=moved)
+    assert torch.allclose(a + offset, b, atol=1e-4)
+    opt = torch.optim.Adam(hybrid.parameters(), lr=3e-3)
+    risks = []
+    for step in range(40):
+        loss, metrics = hybrid.loss(batch, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        risks.append(metrics["risk"])
+    assert risks[-1] < 0.7 * risks[0]
+    assert hybrid.adaptation_parameters() and all(p.requires_grad for p in hybrid.adaptation_parameters())
+    clone = build_method("orca_residual", cfg, batch.domain_names, 0, 40)
+    clone.load_state_dict(hybrid.state_dict())
+    assert torch.allclose(clone.predict(batch, None, reference=batch), hybrid.predict(batch, None, reference=batch))
