@@ -36,6 +36,7 @@ SCENES = ["eth", "hotel", "univ", "zara1", "zara2"]
 ALPHAS = ["1", "2", "4", "8", "16", "32", "64"]
 STUDIES = [
     "forecast_synthetic",
+    "forecast_synthetic_rescored",
     "forecast_synthetic_dense",
     "forecast_synthetic_sim",
     "forecast_eth_ucy",
@@ -217,33 +218,66 @@ def synthetic_section(summary: dict, study: str = "forecast_synthetic", title: s
     ]
 
 
-def proper_score_section(summary: dict, study: str = "forecast_synthetic") -> list[str]:
-    """Energy score and spread next to best-of-K, for every method whose runs have the energy score."""
-    methods = [m for m in sorted(summary.get(study, {})) if "energy" in summary[study][m]]
-    if not methods:
-        return []
+#: re-runs of the synthetic protocol's generative methods (same config) whose samples the energy score scored
+RESCORED = "forecast_synthetic_rescored"
+
+
+def proper_score_section(summary: dict) -> list[str]:
+    """Energy score and spread next to best-of-K, for every method whose runs have the energy score (the
+    synthetic study's, and the re-runs of methods evaluated before the score existed, labelled)."""
     rows = []
-    for method in methods:
-        kinds = [("ade", "det. ADE"), ("energy", "energy score"), ("spread", "spread")]
-        if method in GENERATIVE:
-            kinds.insert(1, ("min_ade_20", "minADE_20"))
-        for key, label in kinds:
-            n = _n(summary, study, method, key)
-            rows.append([f"{method} ({label}, n={n})"] + [cell(_get(summary, study, method, key, r)) for r in RADII])
-    missing = sorted(m for m in summary.get(study, {}) if m not in methods)
+    scored = []
+    for study, tag in (("forecast_synthetic", ""), (RESCORED, ", re-run")):
+        for method in sorted(summary.get(study, {})):
+            if "energy" not in summary[study][method]:
+                continue
+            scored.append(method)
+            kinds = [("ade", "det. ADE"), ("energy", "energy score"), ("spread", "spread")]
+            if method in GENERATIVE:
+                kinds[1:1] = [("min_ade_20", "minADE_20"), ("min_ade_100", "minADE_100")]
+            for key, label in kinds:
+                n = _n(summary, study, method, key)
+                rows.append(
+                    [f"{method} ({label}{tag}, n={n})"] + [cell(_get(summary, study, method, key, r)) for r in RADII]
+                )
+    if not rows:
+        return []
+    missing = sorted(m for m in summary.get("forecast_synthetic", {}) if m not in scored)
     return [
         "### A proper score next to best-of-K (energy score over the samples; `forecasting/scoring.py`)",
         "",
         "Energy score (m; lower is better, minimised only by the true distribution of the future) and spread (mean",
         "pairwise distance of the samples, m) per test radius, over all 100 samples. Both are root-mean-square per",
         "step: a deterministic method's energy score is its RMS error (its spread 0), so the rows compare directly.",
-        f"Runs without the energy score (evaluated before it existed, checkpoints not kept): {', '.join(missing)}."
-        if missing
-        else "",
+        f"Re-run rows: the same config and seed trained again (`{RESCORED}/`; torch on CPU is not bit-reproducible",
+        "across runs, so its ADE differs a little from the study's run of that seed), because the study's",
+        "checkpoints were not kept. No energy score yet for: " + (", ".join(missing) or "none") + ".",
         "",
         table(["method"] + RADII, rows),
         "",
         "![spread vs error](spread_vs_error.png)",
+        "",
+    ]
+
+
+def targets_section(summary: dict, study: str = "forecast_synthetic") -> list[str]:
+    """Issue 14's targets: ADE at r = 0.6 / 0.7 below the mechanism baseline's probe (0.079 / 0.086) and the papers'
+    0.106 / 0.155, in distribution no worse than ERM + 0.005; each method's numbers from summary.json."""
+    methods = [m for m in ("orca_style", "orca_residual") if m in summary.get(study, {})]
+    if not methods or "erm" not in summary.get(study, {}):
+        return []
+    rows = []
+    for method in methods + ["erm"]:
+        ade = {r: _get(summary, study, method, "ade", r) for r in RADII}
+        gap = [ade[r]["mean"] - _get(summary, study, "erm", "ade", r)["mean"] for r in ("0.1", "0.3", "0.5") if ade[r]]
+        n = _n(summary, study, method)
+        rows.append([f"{method} (det., n={n})", cell(ade["0.6"]), cell(ade["0.7"]), f"{max(gap):+.3f}" if gap else ""])
+    rows.append(["*target: issue 14 probe (ORCA, inferred radius)*", "< 0.079", "< 0.086", "<= +0.005"])
+    rows.append(["*paper: causal motion / GCRL best-of-100*", "0.106 / 0.103", "0.155 / 0.158", ""])
+    return [
+        "### Issue 14 targets (deterministic ADE, m)",
+        "",
+        table(["method", "r = 0.6", "r = 0.7", "worst of r = 0.1 / 0.3 / 0.5 minus ERM"], rows),
         "",
     ]
 
@@ -311,27 +345,30 @@ def time_section(runs_by_study: dict[str, Runs]) -> list[str]:
     return ["## Training time per run (s, one core)", "", table(["data/method", "train wall s", "n"], rows), ""]
 
 
-def plot_spread_vs_error(summary: dict, path: Path, study: str = "forecast_synthetic") -> Path | None:
-    """Spread, energy score, deterministic ADE and minADE_20 per radius for the methods with the energy score."""
+def plot_spread_vs_error(summary: dict, path: Path) -> Path | None:
+    """Per test radius: deterministic ADE, minADE_20, energy score and spread of every generative method with the
+    energy score (and orca_style's ADE / energy score for scale)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = [m for m in sorted(summary.get(study, {})) if "energy" in summary[study][m]]
-    if not methods:
+    series = []
+    for study, tag in (("forecast_synthetic", ""), (RESCORED, " (re-run)")):
+        for method in sorted(summary.get(study, {})):
+            if "energy" in summary[study][method] and (method in GENERATIVE or method == "orca_style"):
+                series.append((study, method, tag))
+    if not series:
         return None
     fig, ax = plt.subplots(figsize=(6.5, 4))
     xs = [float(r) for r in RADII]
     styles = {"ade": "-", "min_ade_20": "--", "energy": "-.", "spread": ":"}
-    for i, method in enumerate(methods):
+    for i, (study, method, tag) in enumerate(series):
         for metric, style in styles.items():
-            if metric == "min_ade_20" and method not in GENERATIVE:
-                continue
-            if metric == "spread" and method not in GENERATIVE:
+            if metric in ("min_ade_20", "spread") and method not in GENERATIVE:
                 continue
             ys = [(_get(summary, study, method, metric, r) or {}).get("mean", np.nan) for r in RADII]
-            ax.plot(xs, ys, style, marker="o", color=f"C{i}", label=f"{method} {metric}")
+            ax.plot(xs, ys, style, marker="o", color=f"C{i}", label=f"{method}{tag} {metric}")
     ax.axvspan(0.05, 0.55, color="0.92", zorder=0)
     ax.set_xlabel("ORCA radius of the test scenes (training: 0.1, 0.3, 0.5 shaded)")
     ax.set_ylabel("m")
@@ -359,6 +396,7 @@ def render(summary: dict, runs_by_study: dict[str, Runs]) -> str:
         "",
         *synthetic_section(summary),
         *paired_section(runs_by_study.get("forecast_synthetic", {})),
+        *targets_section(summary),
         *proper_score_section(summary),
         *variants,
         *eth_section(summary),
