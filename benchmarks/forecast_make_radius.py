@@ -32,13 +32,16 @@ def file_name(radius: float, scenes: int) -> str:
     return f"orca_circle_crossing_2_ped_{scenes}_scenes_{radius_name(radius)}_radius_2.0_horizon.npz"
 
 
-def make_root(out: Path, source: Path, radii: list[float], test_scenes: int, val_scenes: int) -> list[Path]:
-    """Link ``source``'s synthetic files into ``out`` and simulate the new radii; returns the written files."""
+def make_root(
+    out: Path, source: Path, radii: list[float], test_scenes: int, val_scenes: int, link: bool = True
+) -> list[Path]:
+    """Link ``source``'s synthetic files into ``out`` (unless ``link`` is False) and simulate the new radii;
+    returns the written files."""
     written = []
     for split in ("val", "test"):
         folder = out / SYNTHETIC_DIR / split
         folder.mkdir(parents=True, exist_ok=True)
-        for src in sorted((source / SYNTHETIC_DIR / split).glob("*.npz")):
+        for src in sorted((source / SYNTHETIC_DIR / split).glob("*.npz")) if link else []:
             link = folder / src.name
             if not link.exists():
                 link.symlink_to(src.resolve())
