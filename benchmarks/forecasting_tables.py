@@ -1,19 +1,24 @@
-"""The forecasting results page: our seed-aggregated numbers next to the papers' reference numbers.
+"""The forecasting results: ``summary.json`` (machine-readable) and the README page rendered from it.
 
-Reads every finished run (``done.json``) of the three forecasting studies and writes
-``benchmarks/results/forecasting/README.md`` with Markdown tables (mean ± std over seeds, n = seeds):
+Reads every finished run's ``done.json`` -- by default the published copies under
+``benchmarks/results/forecasting/<study>/runs/`` (``--runs runs`` reads live run folders instead) -- and writes
 
-1. synthetic protocol, ADE per test radius: deterministic for every method, plus GCRL's minADE_20 / minADE_100;
-2. low-shot adaptation to r = 0.6 (0, 1, 2, 4, 6 batches); the same two tables for the labelled variants
-   with more training radii (``forecast_synthetic_dense``, ``forecast_synthetic_sim``) when they have runs;
-   each method's ADE minus ERM's on the same seeds at r = 0.6 / 0.7;
-3. ETH/UCY leave-one-scene-out, ADE / FDE per left-out scene (and GCRL best-of-20);
-4. ETH with the spurious channel, ADE per test alpha;
-5. training time per run.
+- ``benchmarks/results/forecasting/summary.json``:
+  ``{study: {method: {metric: {key: {"mean", "std", "n"}}}}}``; ``key`` is the test environment (synthetic:
+  the radius, ETH/UCY: the left-out scene, spurious protocol: ``eth@alpha=<a>``) and, for the low-shot metrics
+  ``adapt_0.6/<metric>``, the number of adaptation batches. ``std`` is over seeds (population std, ddof 0),
+  ``n`` the number of seeds. Metrics: ``ade``, ``fde``, ``energy`` and ``spread`` (the proper energy score and
+  the samples' spread, ``forecasting.scoring``; only runs evaluated since they exist have them),
+  ``min_ade_20/100``, ``min_fde_20/100``, ``adapt_0.6/<metric>``;
+- ``benchmarks/results/forecasting/README.md``: the tables, every number from ``summary.json`` except the
+  same-seed differences and the training times (from the runs' ``done.json``) and the papers' numbers
+  (*italic rows*, from ``../shared/specs/forecasting.md``);
+- ``benchmarks/results/forecasting/spread_vs_error.png``: for every generative method (and ``orca_style``), the
+  samples' spread next to the deterministic ADE, minADE_20 and the energy score per test radius.
 
-Usage (after the studies, or any part of them)::
+Usage::
 
-    python benchmarks/forecasting_tables.py [--runs runs] [--out benchmarks/results/forecasting/README.md]
+    python benchmarks/forecasting_tables.py [--runs benchmarks/results/forecasting] [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +34,18 @@ RADII = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7"]
 BATCHES = [0, 1, 2, 4, 6]
 SCENES = ["eth", "hotel", "univ", "zara1", "zara2"]
 ALPHAS = ["1", "2", "4", "8", "16", "32", "64"]
+STUDIES = [
+    "forecast_synthetic",
+    "forecast_synthetic_rescored",
+    "forecast_synthetic_dense",
+    "forecast_synthetic_sim",
+    "forecast_eth_ucy",
+    "forecast_eth_spurious",
+]
+#: metrics kept in summary.json (``test/<metric>/<env>`` and ``adapt_0.6/<metric>/b<n>``)
+METRICS = ["ade", "fde", "energy", "spread", "min_ade_20", "min_fde_20", "min_ade_100", "min_fde_100"]
+#: generative methods: best-of-K rows next to the deterministic one
+GENERATIVE = {"gcrl"}
 
 REFERENCE_SYNTHETIC = [
     (
@@ -41,18 +58,82 @@ REFERENCE_SYNTHETIC = [
     ("causal-motion README: vanilla ERM (det.)", ["", "", "", "0.112", "", "0.192", ""]),
 ]
 
+Runs = dict[str, list[dict[str, float]]]
 
-def load_runs(folder: Path) -> dict[str, list[dict[str, float]]]:
-    """``{"<data>/<method>": [metrics of each seed]}`` of the finished runs under ``folder``."""
-    runs: dict[str, list[dict[str, float]]] = defaultdict(list)
+
+def load_runs(folder: Path) -> Runs:
+    """``{"<data>/<method>": [metrics of each seed]}`` of the finished runs under ``folder`` (a study's run
+    folder, or its published copy, whose runs sit under ``runs/``)."""
+    if (folder / "runs").is_dir():
+        folder = folder / "runs"
+    runs: Runs = defaultdict(list)
     for done in sorted(folder.glob("*/*/seed_*/done.json")):
         metrics = json.loads(done.read_text())["metrics"]
         runs[f"{done.parts[-4]}/{done.parts[-3]}"].append({**metrics, "seed": int(done.parts[-2].split("_")[1])})
     return runs
 
 
-def paired_section(runs: dict[str, list[dict[str, float]]], data: str = "synthetic") -> list[str]:
-    """Each method's deterministic ADE minus ERM's on the same seeds at the extrapolation radii."""
+def _stats(values: list[float]) -> dict[str, float] | None:
+    vals = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return None
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+
+
+def study_summary(runs: Runs) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """``{method: {metric: {key: {"mean", "std", "n"}}}}`` of one study (all its data folders merged:
+    ETH/UCY's left-out scenes are the keys)."""
+    values: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for key, seeds in runs.items():
+        method = key.split("/")[1]
+        for metrics in seeds:
+            for name, v in metrics.items():
+                parts = name.split("/")
+                if parts[0] == "test" and len(parts) == 3 and parts[1] in METRICS:
+                    values[method][parts[1]][parts[2]].append(v)
+                elif parts[0].startswith("adapt_") and len(parts) == 3 and parts[1] in METRICS:
+                    values[method][f"{parts[0]}/{parts[1]}"][parts[2].lstrip("b")].append(v)
+    out: dict = {}
+    for method in sorted(values):
+        for metric in sorted(values[method]):
+            for env, vals in values[method][metric].items():
+                stats = _stats(vals)
+                if stats is not None:
+                    out.setdefault(method, {}).setdefault(metric, {})[env] = stats
+    return out
+
+
+def build_summary(root: Path) -> tuple[dict, dict[str, Runs]]:
+    """``summary.json``'s content and the runs it came from, per study."""
+    runs = {study: load_runs(root / study) for study in STUDIES}
+    return {study: study_summary(r) for study, r in runs.items() if r}, runs
+
+
+def cell(entry: dict[str, float] | None, digits: int = 3) -> str:
+    """``mean ± std`` of a summary entry (blank when absent)."""
+    if not entry:
+        return ""
+    return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
+
+
+def _get(summary: dict, study: str, method: str, metric: str, key: str) -> dict[str, float] | None:
+    return summary.get(study, {}).get(method, {}).get(metric, {}).get(key)
+
+
+def _n(summary: dict, study: str, method: str, metric: str = "ade") -> int:
+    entries = summary.get(study, {}).get(method, {}).get(metric, {})
+    return max((e["n"] for e in entries.values()), default=0)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def paired_section(runs: Runs, data: str = "synthetic") -> list[str]:
+    """Each method's deterministic ADE minus ERM's on the same seeds at the extrapolation radii (done.json)."""
     erm = {s["seed"]: s for s in runs.get(f"{data}/erm", [])}
     rows = []
     for key in sorted(k for k in runs if k.startswith(f"{data}/") and k != f"{data}/erm"):
@@ -75,33 +156,16 @@ def paired_section(runs: dict[str, list[dict[str, float]]], data: str = "synthet
     ]
 
 
-def cell(values: list[float], digits: int = 3) -> str:
-    """``mean ± std`` of the seeds' values (blank when none)."""
-    vals = [v for v in values if v is not None and np.isfinite(v)]
-    if not vals:
-        return ""
-    return f"{np.mean(vals):.{digits}f} ± {np.std(vals):.{digits}f}"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-#: labelled variants of the synthetic protocol: (study folder, run-data folder, title, note)
+#: labelled variants of the synthetic protocol: (study, title, note)
 VARIANTS = [
     (
         "forecast_synthetic_dense",
-        "synthetic_train_0.1_0.2_0.3_0.4_0.5",
         "## Variant, not the papers' protocol: train on the files' r = 0.1-0.5 "
         "(`causal-priors study forecast_synthetic_dense`)",
         "ADE (m) per test radius; 0.2 / 0.4 are in distribution here, 0.6 / 0.7 still extrapolation.",
     ),
     (
         "forecast_synthetic_sim",
-        "synthetic_sim_0.2_0.4",
         "## Variant, not the papers' protocol: train r = 0.1, 0.3, 0.5 + simulated 0.2, 0.4 "
         "(`causal-priors study forecast_synthetic_sim`)",
         "ADE (m) per test radius; 0.2 / 0.4 are in distribution here (simulated by our ORCA), 0.6 / 0.7 OOD.",
@@ -109,39 +173,37 @@ VARIANTS = [
 ]
 
 
-def synthetic_section(
-    runs: dict[str, list[dict[str, float]]], data: str = "synthetic", title: str = "", note: str = ""
-) -> list[str]:
-    """The radius table and the low-shot table of one synthetic protocol (``data``: the run-data folder;
-    ``title`` / ``note`` head a variant's section, the papers' protocol has its own and the reference rows)."""
-    rows, adapt_rows = [], []
-    methods = sorted(k.split("/")[1] for k in runs if k.startswith(f"{data}/"))
+def synthetic_section(summary: dict, study: str = "forecast_synthetic", title: str = "", note: str = "") -> list[str]:
+    """The radius table and the low-shot table of one synthetic study."""
+    methods = sorted(summary.get(study, {}))
     if not methods:
         return []
+    rows, adapt_rows = [], []
     for method in methods:
-        seeds = runs[f"{data}/{method}"]
         kinds = [("ade", "det.")] + (
-            [("min_ade_20", "minADE_20"), ("min_ade_100", "minADE_100")] if method == "gcrl" else []
+            [("min_ade_20", "minADE_20"), ("min_ade_100", "minADE_100")] if method in GENERATIVE else []
         )
         for key, label in kinds:
-            rows.append(
-                [f"{method} ({label}, n={len(seeds)})"]
-                + [cell([s.get(f"test/{key}/{r}") for s in seeds]) for r in RADII]
-            )
-        adapt_key = "min_ade_100" if method == "gcrl" else "ade"
-        for key in ["ade"] + ([adapt_key] if adapt_key != "ade" else []):
+            n = _n(summary, study, method, key)
+            rows.append([f"{method} ({label}, n={n})"] + [cell(_get(summary, study, method, key, r)) for r in RADII])
+        for key in ["ade"] + (["min_ade_100"] if method in GENERATIVE else []):
             adapt_rows.append(
                 [f"{method} ({'det.' if key == 'ade' else 'minADE_100'})"]
-                + [cell([s.get(f"adapt_0.6/{key}/b{b}") for s in seeds]) for b in BATCHES]
+                + [cell(_get(summary, study, method, f"adapt_0.6/{key}", str(b))) for b in BATCHES]
             )
-    if data == "synthetic":
+    if study == "forecast_synthetic":
         rows += [[f"*paper: {name}*"] + vals for name, vals in REFERENCE_SYNTHETIC]
         adapt_rows += [
             ["*paper: causal motion (their target-validation selection)*", "0.106", "", "", "", "0.092"],
             ["*paper: GCRL best-of-100*", "0.092", "", "", "", "0.056"],
         ]
         title = "## Synthetic ORCA protocol (train r = 0.1, 0.3, 0.5; `causal-priors study forecast_synthetic`)"
-        note = "ADE (m) per test radius, mean ± std over seeds. 0.2 / 0.4: OOD interpolation; 0.6 / 0.7: extrapolation."
+        note = (
+            "ADE (m) per test radius, mean ± std over seeds. 0.2 / 0.4: OOD interpolation; 0.6 / 0.7: extrapolation.\n"
+            "`orca_style` is the mechanism baseline: no training, the ORCA style inferred from the test radius' 64\n"
+            "reference scenes (the ones causal motion's style encoder reads); its low-shot rows use the adaptation\n"
+            "scenes as references instead."
+        )
     return [
         title,
         "",
@@ -156,49 +218,108 @@ def synthetic_section(
     ]
 
 
-def eth_section(runs: dict[str, list[dict[str, float]]]) -> list[str]:
-    loo = [k for k in runs if k.startswith("eth_ucy_") and not k.split("/")[0].endswith("_spurious")]
-    methods = sorted({k.split("/")[1] for k in loo})
+#: re-runs of the synthetic protocol's generative methods (same config) whose samples the energy score scored
+RESCORED = "forecast_synthetic_rescored"
+
+
+def proper_score_section(summary: dict) -> list[str]:
+    """Energy score and spread next to best-of-K, for every method whose runs have the energy score (the
+    synthetic study's, and the re-runs of methods evaluated before the score existed, labelled)."""
     rows = []
-    for method in methods:
-        for key, label in [("ade", "det."), ("min_ade_20", "best-of-20")] if method == "gcrl" else [("ade", "det.")]:
+    scored = []
+    for study, tag in (("forecast_synthetic", ""), (RESCORED, ", re-run")):
+        for method in sorted(summary.get(study, {})):
+            if "energy" not in summary[study][method]:
+                continue
+            scored.append(method)
+            kinds = [("ade", "det. ADE"), ("energy", "energy score"), ("spread", "spread")]
+            if method in GENERATIVE:
+                kinds[1:1] = [("min_ade_20", "minADE_20"), ("min_ade_100", "minADE_100")]
+            for key, label in kinds:
+                n = _n(summary, study, method, key)
+                rows.append(
+                    [f"{method} ({label}{tag}, n={n})"] + [cell(_get(summary, study, method, key, r)) for r in RADII]
+                )
+    if not rows:
+        return []
+    missing = sorted(m for m in summary.get("forecast_synthetic", {}) if m not in scored)
+    return [
+        "### A proper score next to best-of-K (energy score over the samples; `forecasting/scoring.py`)",
+        "",
+        "Energy score (m; lower is better, minimised only by the true distribution of the future) and spread (mean",
+        "pairwise distance of the samples, m) per test radius, over all 100 samples. Both are root-mean-square per",
+        "step: a deterministic method's energy score is its RMS error (its spread 0), so the rows compare directly.",
+        f"Re-run rows: the same config and seed trained again (`{RESCORED}/`; torch on CPU is not bit-reproducible",
+        "across runs, so its ADE differs a little from the study's run of that seed), because the study's",
+        "checkpoints were not kept. No energy score yet for: " + (", ".join(missing) or "none") + ".",
+        "",
+        table(["method"] + RADII, rows),
+        "",
+        "![spread vs error](spread_vs_error.png)",
+        "",
+    ]
+
+
+def targets_section(summary: dict, study: str = "forecast_synthetic") -> list[str]:
+    """Issue 14's targets: ADE at r = 0.6 / 0.7 below the mechanism baseline's probe (0.079 / 0.086) and the papers'
+    0.106 / 0.155, in distribution no worse than ERM + 0.005; each method's numbers from summary.json."""
+    methods = [m for m in ("orca_style", "orca_residual") if m in summary.get(study, {})]
+    if not methods or "erm" not in summary.get(study, {}):
+        return []
+    rows = []
+    for method in methods + ["erm"]:
+        ade = {r: _get(summary, study, method, "ade", r) for r in RADII}
+        gap = [ade[r]["mean"] - _get(summary, study, "erm", "ade", r)["mean"] for r in ("0.1", "0.3", "0.5") if ade[r]]
+        n = _n(summary, study, method)
+        rows.append([f"{method} (det., n={n})", cell(ade["0.6"]), cell(ade["0.7"]), f"{max(gap):+.3f}" if gap else ""])
+    rows.append(["*target: issue 14 probe (ORCA, inferred radius)*", "< 0.079", "< 0.086", "<= +0.005"])
+    rows.append(["*paper: causal motion / GCRL best-of-100*", "0.106 / 0.103", "0.155 / 0.158", ""])
+    return [
+        "### Issue 14 targets (deterministic ADE, m)",
+        "",
+        table(["method", "r = 0.6", "r = 0.7", "worst of r = 0.1 / 0.3 / 0.5 minus ERM"], rows),
+        "",
+    ]
+
+
+def eth_section(summary: dict) -> list[str]:
+    study = "forecast_eth_ucy"
+    rows = []
+    for method in sorted(summary.get(study, {})):
+        kinds = [("ade", "det."), ("min_ade_20", "best-of-20")] if method in GENERATIVE else [("ade", "det.")]
+        for key, label in kinds:
             fde = key.replace("ade", "fde")
             row = [f"{method} ({label})"]
             for scene in SCENES:
-                seeds = runs.get(f"eth_ucy_{scene}/{method}", [])
-                ade, fde_c = (
-                    cell([s.get(f"test/{key}/{scene}") for s in seeds]),
-                    cell([s.get(f"test/{fde}/{scene}") for s in seeds]),
-                )
-                row.append(f"{ade} / {fde_c} (n={len(seeds)})" if seeds else "")
+                a, f = _get(summary, study, method, key, scene), _get(summary, study, method, fde, scene)
+                row.append(f"{cell(a)} / {cell(f)} (n={a['n']})" if a else "")
             rows.append(row)
     rows.append(
         [
             "*paper (hotel, best-of-20): vanilla / counterfactual / invariant*",
             "",
             "0.536/1.088, 0.512/1.029, 0.457/0.918",
-            "",
-            "",
-            "",
         ]
+        + [""] * 3
     )
     return [
         "## ETH/UCY leave-one-scene-out (`causal-priors study forecast_eth_ucy`)",
         "",
-        "ADE / FDE (m) on the left-out scene, mean ± std over seeds.",
+        "ADE / FDE (m) on the left-out scene, mean ± std over seeds. `orca_style` has no reference scenes here",
+        "(the study scores every test window): its style is the one estimated from the four training scenes.",
         "",
         table(["method"] + SCENES, rows),
         "",
     ]
 
 
-def spurious_section(runs: dict[str, list[dict[str, float]]]) -> list[str]:
+def spurious_section(summary: dict) -> list[str]:
+    study = "forecast_eth_spurious"
     rows = []
-    for key in sorted(k for k in runs if k.split("/")[0].endswith("_spurious")):
-        seeds = runs[key]
+    for method in sorted(summary.get(study, {})):
         rows.append(
-            [f"{key.split('/')[1]} (n={len(seeds)})"]
-            + [cell([s.get(f"test/ade/eth@alpha={a}") for s in seeds], 2) for a in ALPHAS]
+            [f"{method} (n={_n(summary, study, method)})"]
+            + [cell(_get(summary, study, method, "ade", f"eth@alpha={a}"), 2) for a in ALPHAS]
         )
     rows.append(["*paper: ERM*", "~0.8-0.95", "", "", "~0.8-0.95", "", "", "~2.7"])
     rows.append(["*paper: IRM (lambda 3-5)*", "~0.8-0.95", "", "", "~0.8-0.95", "", "", "~1.2-1.4"])
@@ -213,43 +334,90 @@ def spurious_section(runs: dict[str, list[dict[str, float]]]) -> list[str]:
     ]
 
 
-def time_section(runs: dict[str, list[dict[str, float]]]) -> list[str]:
+def time_section(runs_by_study: dict[str, Runs]) -> list[str]:
     rows = []
-    for key in sorted(runs):
-        secs = [s.get("train/wall_s") for s in runs[key]]
-        rows.append([key, cell(secs, 0), str(len(secs))])
+    merged: Runs = {}
+    for study in ("forecast_synthetic", "forecast_eth_ucy", "forecast_eth_spurious"):
+        merged.update(runs_by_study.get(study, {}))
+    for key in sorted(merged):
+        secs = [s.get("train/wall_s") for s in merged[key]]
+        rows.append([key, cell(_stats(secs), 0), str(len(secs))])
     return ["## Training time per run (s, one core)", "", table(["data/method", "train wall s", "n"], rows), ""]
+
+
+def plot_spread_vs_error(summary: dict, path: Path) -> Path | None:
+    """Per test radius: deterministic ADE, minADE_20, energy score and spread of every generative method with the
+    energy score (and orca_style's ADE / energy score for scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = []
+    for study, tag in (("forecast_synthetic", ""), (RESCORED, " (re-run)")):
+        for method in sorted(summary.get(study, {})):
+            if "energy" in summary[study][method] and (method in GENERATIVE or method == "orca_style"):
+                series.append((study, method, tag))
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    xs = [float(r) for r in RADII]
+    styles = {"ade": "-", "min_ade_20": "--", "energy": "-.", "spread": ":"}
+    for i, (study, method, tag) in enumerate(series):
+        for metric, style in styles.items():
+            if metric in ("min_ade_20", "spread") and method not in GENERATIVE:
+                continue
+            ys = [(_get(summary, study, method, metric, r) or {}).get("mean", np.nan) for r in RADII]
+            ax.plot(xs, ys, style, marker="o", color=f"C{i}", label=f"{method}{tag} {metric}")
+    ax.axvspan(0.05, 0.55, color="0.92", zorder=0)
+    ax.set_xlabel("ORCA radius of the test scenes (training: 0.1, 0.3, 0.5 shaded)")
+    ax.set_ylabel("m")
+    ax.set_title("Sample spread vs error (mean over seeds)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def render(summary: dict, runs_by_study: dict[str, Runs]) -> str:
+    """The README page."""
+    variants = []
+    for study, title, note in VARIANTS:
+        variants += synthetic_section(summary, study, title, note)
+    text = [
+        "# Forecasting results",
+        "",
+        "Generated by `python benchmarks/forecasting_tables.py` from `summary.json` (next to this page; built from the",
+        "runs' `done.json` files published in the study folders). Same-seed differences and training times come",
+        "from the `done.json` files directly. *Italic rows* are the papers' numbers from",
+        "`../shared/specs/forecasting.md`. Deterministic = one prediction (posterior mean for GCRL).",
+        "",
+        *synthetic_section(summary),
+        *paired_section(runs_by_study.get("forecast_synthetic", {})),
+        *targets_section(summary),
+        *proper_score_section(summary),
+        *variants,
+        *eth_section(summary),
+        *spurious_section(summary),
+        *time_section(runs_by_study),
+    ]
+    return "\n".join(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="runs")
-    parser.add_argument("--out", default="benchmarks/results/forecasting/README.md")
+    parser.add_argument("--runs", default="benchmarks/results/forecasting", help="folder holding the study folders")
+    parser.add_argument("--out-dir", default="benchmarks/results/forecasting")
     args = parser.parse_args()
-    runs: dict[str, list[dict[str, float]]] = {}
-    for study in ("forecast_synthetic", "forecast_eth_ucy", "forecast_eth_spurious"):
-        runs.update(load_runs(Path(args.runs) / study))
-    variants = []
-    for study, data, title, note in VARIANTS:
-        variants += synthetic_section(load_runs(Path(args.runs) / study), data, title, note)
-    text = [
-        "# Forecasting results",
-        "",
-        "Generated by `python benchmarks/forecasting_tables.py` from the runs' `done.json` files (published copies",
-        "in the study folders next to this page). *Italic rows* are the papers' numbers from",
-        "`../shared/specs/forecasting.md`. Deterministic = one prediction (posterior mean for GCRL).",
-        "",
-        *synthetic_section(runs),
-        *paired_section(runs),
-        *variants,
-        *eth_section(runs),
-        *spurious_section(runs),
-        *time_section(runs),
-    ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(text))
-    print(f"wrote {out}")
+    summary, runs_by_study = build_summary(Path(args.runs))
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    plot_spread_vs_error(summary, out / "spread_vs_error.png")
+    (out / "README.md").write_text(render(summary, runs_by_study))
+    print(f"wrote {out / 'summary.json'}, {out / 'README.md'}")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ def low_shot_curve(
             if count > len(pool):
                 raise ConfigError(f"adapt.batches={n}: needs {count} scenes, the pool has {len(pool)}")
             scenes = pool.subset(np.sort(order[:count]))
-            adapt_method(model, scenes, int(a.steps), float(a.lr), int(a.batch_size), int(a.seed))
+            if model.trainable:  # untrained mechanisms (orca_style) adapt through the references alone
+                adapt_method(model, scenes, int(a.steps), float(a.lr), int(a.batch_size), int(a.seed))
             reference = scenes.to_batch()
         m = evaluate_method(
             model,

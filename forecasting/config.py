@@ -21,7 +21,7 @@ from causal_priors.checks import (
 )
 
 #: forecasting methods (``forecasting.models`` registers exactly these; a test keeps the two in step)
-METHOD_NAMES = ("erm", "vrex", "irm", "causal_motion", "gcrl")
+METHOD_NAMES = ("erm", "vrex", "irm", "causal_motion", "gcrl", "orca_style", "orca_residual")
 #: ETH/UCY scenes (``forecasting.data.eth_ucy.SCENES``)
 ETH_UCY_SCENES = ("eth", "hotel", "univ", "zara1", "zara2")
 #: ``[a, b]`` with 0 <= a <= b <= 1
@@ -35,7 +35,7 @@ STAGE_FRACTIONS = Rule(
 class ModelConfig:
     """One forecasting method on the shared backbone (fields unused by a method are ignored)."""
 
-    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl
+    name: str = "erm"  #: erm | vrex | irm | causal_motion | gcrl | orca_style | orca_residual
     label: str = ""  #: run-directory name of this variant ("" = ``name``), e.g. ``causal_motion_film``
     hidden: int = 32  #: encoder LSTM size (context = 2 * hidden)
     embed: int = 16  #: input embedding size
@@ -66,6 +66,16 @@ class ModelConfig:
     kl_weight: float = 1.0  #: weight of the KL terms
     mean_weight: float = 0.0  #: extra weight on the posterior-mean prediction's y term
     gcrl_context: bool = True  #: y decoder also reads the z encoder's interaction context
+    # orca_style (forecasting.mechanism): no training, style inferred from reference scenes
+    orca_radius: float = 0.3  #: radius before any style is estimated (replaced by the training scenes' fit)
+    orca_time_horizons: list[float] = field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 4.0])  #: fitted grid
+    orca_substeps: int = 10  #: ORCA decisions per 0.4 s step
+    orca_goal_distance: float = 20.0  #: goal this far ahead along the first observed heading (m)
+    orca_speed: str = "style"  #: style (median reference speed) | observed (each agent's observed speed)
+    orca_fit_scenes: int = 64  #: most reference (and training) scenes one style is estimated from
+    orca_neighbours: int = 6  #: each agent avoids at most this many nearest agents
+    orca_heading: str = "first"  #: goal direction: first observed step | whole observed path | last step
+    residual_reads_mechanism: bool = True  #: orca_residual: the decoder reads the mechanism's displacements
 
     def __post_init__(self) -> None:
         validate(
@@ -86,6 +96,14 @@ class ModelConfig:
             elbo_samples=POSITIVE,
             variety_k=POSITIVE,
             sigma=POSITIVE,
+            orca_radius=POSITIVE,
+            orca_time_horizons=each(POSITIVE, nonempty=True),
+            orca_substeps=POSITIVE,
+            orca_goal_distance=POSITIVE,
+            orca_speed=one_of("style", "observed"),
+            orca_fit_scenes=POSITIVE,
+            orca_neighbours=POSITIVE,
+            orca_heading=one_of("first", "whole", "last"),
         )
 
 

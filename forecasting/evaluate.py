@@ -3,6 +3,8 @@
 For every test environment the first ``eval.reference_scenes`` scenes are reference scenes (read by
 methods that need complete trajectories of the environment, e.g. causal motion's style encoder) and the
 rest are scored, identically for every method. Best-of-K is joint per scene (``forecasting.metrics``);
+``energy`` / ``spread`` are the proper energy score and the samples' spread over the largest K's samples
+(``forecasting.scoring``; for a deterministic method, its RMS per-step error and 0);
 the K samples of the smaller K are the first K of the largest draw.
 
 Outputs (``write_results``): ``results.json`` (flat metrics + table), ``results.csv`` and ``results.md``
@@ -25,12 +27,13 @@ from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.metrics import ade_fde, best_of_k, summarize
 from forecasting.models.base import ForecastMethod
+from forecasting.scoring import energy_score
 from forecasting.splits import split_reference
 
 
 def metric_names(num_samples: Sequence[int]) -> list[str]:
-    """``ade, fde, min_ade_K, min_fde_K`` for each K."""
-    names = ["ade", "fde"]
+    """``ade, fde, energy, spread, min_ade_K, min_fde_K`` for each K (energy score: ``forecasting.scoring``)."""
+    names = ["ade", "fde", "energy", "spread"]
     for k in num_samples:
         names += [f"min_ade_{k}", f"min_fde_{k}"]
     return names
@@ -49,10 +52,16 @@ def per_scene_metrics(
     out: dict[str, list[torch.Tensor]] = {name: [] for name in metric_names(num_samples)}
     kmax = max(num_samples) if num_samples else 0
     for batch in scored.batches(batch_size):
-        ade, fde = ade_fde(method.predict(batch, None, reference), batch.future, batch.agent_mask)
+        det = method.predict(batch, None, reference)
+        ade, fde = ade_fde(det, batch.future, batch.agent_mask)
         out["ade"].append(ade)
         out["fde"].append(fde)
         samples = method.predict(batch, kmax, reference) if (kmax and method.generative) else None
+        energy, spread = energy_score(
+            samples if samples is not None else det.unsqueeze(0), batch.future, batch.agent_mask
+        )
+        out["energy"].append(energy.float())
+        out["spread"].append(spread.float())
         for k in num_samples:
             if samples is None:
                 mins = (ade, fde)

@@ -134,6 +134,24 @@ def test_sets(cfg: Any) -> dict[str, SceneDataset]:
     return out
 
 
+def check_test_files(cfg: Any) -> None:
+    """Fail fast (before training) when a synthetic test radius or the adaptation target has no file.
+
+    Raises:
+        DataError: naming the missing file's path pattern (``data.test_radii`` accepts any radius whose
+            ``test/`` file exists under the data root).
+    """
+    from forecasting.data.synthetic import synthetic_file
+
+    if cfg.data.name != "synthetic":
+        return
+    for r in cfg.data.test_radii:
+        synthetic_file("test", float(r), _root(cfg))
+    if getattr(cfg, "adapt_after", False):
+        synthetic_file("val", float(cfg.adapt.domain), _root(cfg))
+        synthetic_file("test", float(cfg.adapt.domain), _root(cfg))
+
+
 def split_reference(ds: SceneDataset, n_reference: int) -> tuple[SceneDataset, SceneDataset]:
     """``(reference, scored)``: the first ``n_reference`` scenes and the rest.
 

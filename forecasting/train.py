@@ -50,9 +50,9 @@ from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.evaluate import evaluate_method, per_scene_metrics, results_table, write_results
 from forecasting.metrics import summarize
-from forecasting.models.base import ForecastMethod, build_method
+from forecasting.models.base import ForecastMethod, build_method, is_trainable
 from forecasting.runfiles import load_trained, run_dir_for, save_model
-from forecasting.splits import data_name, test_sets, train_val
+from forecasting.splits import check_test_files, data_name, test_sets, train_val
 
 __all__ = ["build_config", "evaluate_trained", "load_trained", "run", "run_dir_for", "validate"]
 
@@ -164,7 +164,12 @@ def _load_checkpoint(ckpt: Checkpoint, method, opt, sched) -> tuple[int, float, 
 
 def run(cfg: Any) -> dict[str, float]:
     """Train (or resume) one run, evaluate it on the test environments, write ``done.json``; final metrics."""
+    if not is_trainable(cfg.model.name):  # mechanism baselines: style fitted, no gradient steps
+        from forecasting.untrained import run_untrained
+
+        return run_untrained(cfg)
     single_thread()
+    check_test_files(cfg)
     rd = run_dir_for(cfg)
     with claim_run(
         rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=("keep_checkpoints", "progress")
@@ -184,6 +189,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
     if len(train) < bs:
         raise ConfigError(f"batch_size={bs} exceeds the {len(train)} training scenes")
     method = build_method(cfg.model.name, cfg.model, train.domain_names, extra, steps)
+    method.prepare(train)  # data-dependent set-up (orca_residual: the training domains' styles)
     opt = torch.optim.Adam(method.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, float(cfg.lr_min_fraction)))
     step, resumed, wall0 = 0, False, 0.0

@@ -46,16 +46,23 @@ def _read_raw(path: str, mtime_ns: int) -> np.ndarray:
 
 
 def synthetic_file(split: str, radius: float, root: str | Path | None = None) -> Path:
-    """Path of ``synthetic_v4/<split>/orca_circle_crossing_2_ped_*_scenes_<r>_radius_2.0_horizon.npz``."""
+    """Path of ``synthetic_v4/<split>/orca_circle_crossing_2_ped_*_scenes_<r>_radius_2.0_horizon.npz``.
+
+    Any radius works whose file exists (e.g. one written by ``benchmarks/forecast_make_radius.py``).
+
+    Raises:
+        DataError: no such file (or several), naming the expected path pattern and the files found.
+    """
     if split not in ("val", "test"):
         raise DataError(f"synthetic split must be 'val' or 'test', got {split!r}")
     folder = Path(root if root is not None else default_data_root()) / SYNTHETIC_DIR / split
     name = radius_name(radius)
-    matches = sorted(folder.glob(f"orca_circle_crossing_2_ped_*_scenes_{name}_radius_2.0_horizon.npz"))
+    pattern = f"orca_circle_crossing_2_ped_*_scenes_{name}_radius_2.0_horizon.npz"
+    matches = sorted(folder.glob(pattern))
     if len(matches) != 1:
         have = sorted(p.name for p in folder.glob("*.npz")) if folder.is_dir() else []
         problem = "no file" if not matches else f"{len(matches)} files"
-        raise DataError(f"{folder}: {problem} for radius {name} (found: {have or 'nothing'})")
+        raise DataError(f"{folder / pattern}: {problem} for radius {name} (found: {have or 'nothing'})")
     return matches[0]
 
 

@@ -32,6 +32,8 @@ class ForecastMethod(nn.Module):
     name = "base"
     #: whether ``predict`` draws different samples (minADE_K differs from ADE)
     generative = False
+    #: False for mechanism baselines without gradient training (``forecasting.untrained`` runs them)
+    trainable = True
 
     def __init__(self, cfg: Any, domain_names: tuple[str, ...], extra_channels: int = 0, total_steps: int = 1):
         super().__init__()
@@ -52,6 +54,9 @@ class ForecastMethod(nn.Module):
             decoder_hidden=c.decoder_hidden,
             cond_dim=cond_dim,
         )
+
+    def prepare(self, train: Any) -> None:
+        """Data-dependent set-up before training from the training scenes (default: nothing)."""
 
     def stage(self, step: int) -> str:
         """Name of the training stage at ``step`` (single-stage methods: ``"joint"``)."""
@@ -101,13 +106,21 @@ def available_methods() -> list[str]:
 
 
 def _import_all() -> None:
-    from forecasting.models import causal_motion, erm, gcrl, invariance  # noqa: F401
+    from forecasting.models import causal_motion, erm, gcrl, invariance, orca_residual, orca_style  # noqa: F401
+
+
+def is_trainable(name: str) -> bool:
+    """Whether method ``name`` is trained by gradient steps (False: ``orca_style``); unknown names: True."""
+    _import_all()
+    cls = _REGISTRY.get(name)
+    return True if cls is None else bool(cls.trainable)
 
 
 def build_method(
     name: str, cfg: Any, domain_names: tuple[str, ...], extra_channels: int = 0, total_steps: int = 1
 ) -> ForecastMethod:
-    """Instantiate method ``name`` (``erm``, ``vrex``, ``irm``, ``causal_motion``, ``gcrl``).
+    """Instantiate method ``name`` (``erm``, ``vrex``, ``irm``, ``causal_motion``, ``gcrl``, ``orca_style``,
+    ``orca_residual``).
 
     Args:
         cfg: the model config (``forecasting.config.ModelConfig`` or its DictConfig).

@@ -65,7 +65,7 @@ def test_low_shot_curve_zero_batches_is_zero_shot(make_batch, make_model_cfg):
     state = {k: v.clone() for k, v in method.state_dict().items()}
     curve = low_shot_curve(method, pool, target, cfg)
     assert sorted(curve) == [0, 1]
-    assert set(curve[0]) == {"ade", "fde", "min_ade_3", "min_fde_3"}
+    assert set(curve[0]) == {"ade", "fde", "energy", "spread", "min_ade_3", "min_fde_3"}
     assert curve[0]["ade"] != curve[1]["ade"]
     assert all(torch.equal(state[k], v) for k, v in method.state_dict().items())  # the trained model is untouched
 

@@ -13,9 +13,10 @@ from forecasting.models.erm import ERM
 from forecasting.train import build_config, run, run_dir_for
 
 
-@pytest.mark.parametrize("model", ["erm", "causal_motion", "gcrl"])
+@pytest.mark.parametrize("model", ["erm", "causal_motion", "gcrl", "orca_residual"])
 def test_cli_train_evaluate_adapt(model, tiny_argv, capsys):
-    argv = [f"model={model}", *tiny_argv]
+    fast_mechanism = ["model.orca_substeps=2", "model.orca_time_horizons=[2.0]"] if model.startswith("orca") else []
+    argv = [f"model={model}", *tiny_argv, *fast_mechanism]
     assert main(["forecast", "train", *argv]) == 0
     rd = run_dir_for(build_config(argv))
     done = json.loads((rd / "done.json").read_text())["metrics"]
