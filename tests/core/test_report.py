@@ -53,7 +53,7 @@ def _rows(out: Path) -> list[dict]:
 
 def test_rl_report_tables_match_the_statistics(rl_study: tuple[Path, dict]) -> None:
     path, curves = rl_study
-    out = write_report(path, reps=500)
+    out = write_report(path, reps=100)
     assert out == path / "report"
     rows = _rows(out)
     for (task, method), runs in curves.items():
@@ -76,7 +76,7 @@ def test_rl_report_tables_match_the_statistics(rl_study: tuple[Path, dict]) -> N
         png = out / f"curves_{task}.png"
         assert png.read_bytes()[:8] == PNG_MAGIC and f"({png.name})" in md
     data = json.loads((out / "summary.json").read_text())
-    assert len(data["runs"]) == 20 and data["settings"]["reps"] == 500
+    assert len(data["runs"]) == 20 and data["settings"]["reps"] == 100
     assert len(data["rows"]) == len(rows)
 
 
