@@ -34,7 +34,7 @@ def _iqm_func(scores: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 10, 13, 20])
 def test_iqm_is_rliables_trimmed_mean(n: int) -> None:
     x = np.random.default_rng(n).standard_normal(n) * 3 + 1
-    assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x[:, None]))
+    assert iqm(x) == metrics.aggregate_iqm(x[:, None])  # bit for bit: scipy trim_mean's own steps
     assert iqm(x) == pytest.approx(sps.trim_mean(x, 0.25))
 
 
