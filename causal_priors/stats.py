@@ -90,7 +90,9 @@ def iqm(x: ArrayLike, axis: int | None = None) -> np.ndarray:
     n = arr.shape[axis]
     cut = int(0.25 * n)
     kept = np.partition(arr, (cut, n - cut - 1), axis)
-    return np.mean(np.take(kept, np.arange(cut, n - cut), axis=axis), axis=axis)
+    index = [slice(None)] * arr.ndim
+    index[axis] = slice(cut, n - cut)
+    return np.mean(kept[tuple(index)], axis=axis)
 
 
 def _task_arrays(groups: ArrayLike | Sequence[ArrayLike]) -> list[np.ndarray]:
