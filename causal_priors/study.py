@@ -4,10 +4,15 @@ A study is a sweep (``configs/sweep/*.yaml``) whose outcome someone will read: a
 re-run, after the missing ones finish), the report is written and the small files — the report's tables and
 plots plus every run's ``curves.csv`` and ``done.json`` — are copied to ``benchmarks/results/<experiment>/``,
 so the numbers can be committed and inspected without the (large) run directories.
+
+``--publish-only`` on a machine without the run directories re-reports the published small files: when
+``<run_root>/<experiment>`` holds no run, the report is written from ``<results>/runs/`` straight into
+``<results>/`` (every statistic needs only ``curves.csv`` and ``done.json``), and nothing is copied.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +20,7 @@ from pathlib import Path
 from causal_priors.checks import check_writable
 from causal_priors.errors import ConfigError
 from causal_priors.report import write_report
+from causal_priors.results import load_runs
 from causal_priors.sweep import load_sweep, sweep_main
 
 RESULTS_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -43,6 +49,20 @@ def publish(experiment_dir: Path, dest: Path) -> list[Path]:
     return copied
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when below it (the report names the folder it read)."""
+    rel = os.path.relpath(path)
+    return Path(rel) if not rel.startswith("..") else path
+
+
+def republish(dest: Path) -> Path:
+    """Rewrite the published report in ``dest`` from the published runs under ``dest/runs``; returns ``dest``."""
+    runs = dest / "runs"
+    if not runs.is_dir() or not load_runs(runs):
+        raise ConfigError(f"nothing to re-report: no <task>/<method>/seed_<n> runs under {runs}")
+    return write_report(_relative(runs), out=str(_relative(dest)))
+
+
 def study_main(argv: Sequence[str]) -> int:
     """``causal-priors study <sweep.yaml | preset> [flags] [key=value ...] [results=<folder>]``.
 
@@ -50,7 +70,8 @@ def study_main(argv: Sequence[str]) -> int:
 
     Runs (or finishes) the sweep, writes its report and copies the small result files to
     ``benchmarks/results/<results_subdir or experiment>/`` (sweep key ``results_subdir``; or ``results=<dir>``).
-    ``--publish-only`` skips the sweep and reports what has finished so far (a long study spans sessions).
+    ``--publish-only`` skips the sweep and reports what has finished so far (a long study spans sessions);
+    without run directories here it re-reports the published runs in ``benchmarks/results/<...>/runs/``.
     Returns the sweep's exit code.
     """
     publish_only = "--publish-only" in argv
@@ -70,6 +91,10 @@ def study_main(argv: Sequence[str]) -> int:
     if code == 130 or "--dry-run" in words:  # interrupted, or only the plan was printed: nothing to publish
         return code
     experiment_dir = Path(cfg.run_root) / cfg.experiment
+    if publish_only and not (experiment_dir.is_dir() and load_runs(experiment_dir)):
+        republish(dest)
+        print(f"study {cfg.experiment}: no runs under {experiment_dir}; report rewritten from {dest / 'runs'}")
+        return code
     write_report(experiment_dir)  # refreshed even when the sweep had nothing left to run
     copied = publish(experiment_dir, dest)
     print(f"study {cfg.experiment}: {len(copied)} result files in {dest}")

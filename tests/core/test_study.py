@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import pytest
 from sweep_cases import TOY_2X2
 
 from causal_priors.cli import main
+from causal_priors.errors import ConfigError
+from causal_priors.study import study_main
 
 
 def test_study_runs_the_sweep_and_publishes_small_results(tmp_path):
@@ -53,3 +58,22 @@ def test_study_dry_run_plans_without_running_or_publishing(tmp_path, capsys):
     assert main(argv) == 0
     assert "4 to run" in capsys.readouterr().out
     assert not results.exists() and not list(root.rglob("done.json"))
+
+
+def test_publish_only_without_run_dirs_re_reports_the_published_runs(tmp_path):
+    """On a machine without the run directories, --publish-only rewrites the report from <results>/runs/."""
+    root, results = tmp_path / "runs", tmp_path / "results"
+    common = [f"run_root={root}", "overrides.total_steps=60", f"results={results}", "grid.seed=[0]"]
+    assert main(["study", TOY_2X2, "max_workers=2", *common]) == 0
+    shutil.rmtree(root)
+    (results / "summary.md").unlink()
+    before = sorted(p.relative_to(results) for p in results.rglob("*") if p.is_file())
+    assert main(["study", TOY_2X2, "--publish-only", *common]) == 0
+    md = (results / "summary.md").read_text()
+    assert f"# Report: {results / 'runs'}" in md and "2 runs aggregated" in md
+    assert not (results / "runs" / "report").exists()  # written into <results>, nothing copied
+    assert sorted(p.relative_to(results) for p in results.rglob("*") if p.is_file()) == sorted(
+        [*before, Path("summary.md")]
+    )
+    with pytest.raises(ConfigError, match="nothing to re-report"):
+        study_main([TOY_2X2, "--publish-only", f"run_root={root}", f"results={tmp_path / 'empty'}"])
