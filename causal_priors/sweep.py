@@ -154,7 +154,7 @@ def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> SweepConfig:
 
 
 def _resolve_launcher(cfg: DictConfig, file: Path) -> None:
-    """``launcher=ray``, ``ray.enabled``, ``ray.address`` and ``--ray`` all mean Ray; Ray and SLURM together is an error."""
+    """``launcher=ray``, ``ray.enabled``, ``ray.address`` and ``--ray`` all mean Ray; Ray with SLURM is an error."""
     if cfg.launcher == "slurm" and cfg.ray.enabled:
         raise ConfigError(f"{file}: 'launcher' is slurm but Ray is selected too (ray.enabled/ray.address/--ray)")
     if cfg.ray.enabled and cfg.launcher == "local":
