@@ -315,6 +315,8 @@ def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -
     for spec in specs:
         if (Path(spec.run_dir) / "done.json").is_file():
             rows[spec.run_dir] = result_row(spec, "skipped", returncode=0)
+            if not dry_run:  # a finished run has no failure: e.g. a rerun refused while it was still running
+                (Path(spec.run_dir) / "failed.json").unlink(missing_ok=True)
         else:
             todo.append(spec)
     backend = cfg.launcher

@@ -44,8 +44,12 @@ def test_slurm_sweep_matches_local_pool_skips_on_rerun_and_records_a_failure(tmp
     assert all(list((exp / "slurm" / job).glob("*_log.out")) for job in jobs)
     assert all((exp / run / "run.log").is_file() for run in RUNS)  # the run's own output, as locally
 
+    # a rerun started while a job still ran that run is refused by the run's lock and leaves failed.json
+    # behind; once the run has finished, the next sweep drops that stale record
+    (exp / "sine/mlp/seed_1/failed.json").write_text("{}")
     again = run_sweep(load_sweep(sweep, ON_LOCAL_SLURM), quiet=True)
     assert again["counts"] == {"skipped": 4, "done": 0, "resumed": 0, "failed": 0}
+    assert not (exp / "sine/mlp/seed_1/failed.json").exists()
     assert _job_folders(exp) == jobs  # finished runs are skipped before anything is submitted
 
     shutil.rmtree(exp / "sine/linear/seed_1")  # missing: runs from scratch
