@@ -4,8 +4,12 @@ Each job runs exactly the unit of work of the local and Ray backends, :func:`cau
 of one :class:`~causal_priors.sweep_exec.RunSpec` (the ``python -m causal_priors.cli ... resume=true``
 subprocess, its ``run.log`` and ``failed.json``), so a sweep means the same thing on every launcher: runs
 with ``done.json`` are skipped before anything is submitted, runs with a checkpoint resume, failures are
-recorded. The driver waits for the jobs and reports each one as it ends. A job that ends without a result
-(time limit, preemption, ``scancel``, out of memory) is recorded as failed with the SLURM state; the next
+recorded. The driver waits for the jobs and reports each one as it ends.
+
+A job that reaches its time limit or is preempted is requeued by submitit (:class:`RunJob` is
+checkpointable; SLURM's ``--signal=USR2@90`` warns it) and the run continues from its last checkpoint in
+the requeued job, up to 3 time-outs per job. A job that ends without a result otherwise (out of memory,
+``scancel``, a node failure, too many time-outs) is recorded as failed with the SLURM state; the next
 sweep resumes it from its last checkpoint.
 
 ``submitit`` is an optional extra (``pip install "causal-priors[slurm]"``); it is imported only when a
@@ -28,7 +32,7 @@ from causal_priors.errors import ConfigError
 from causal_priors.runs import write_json
 from causal_priors.sweep_exec import Callback, RunSpec, execute, result_row
 
-__all__ = ["SlurmConfig", "execute_slurm", "describe"]
+__all__ = ["RunJob", "SlurmConfig", "describe", "execute_slurm"]
 
 #: how often the driver asks for job states (submitit caches ``sacct`` between asks)
 POLL_S = {"slurm": 15.0, "local": 0.5, "debug": 0.0}
@@ -41,7 +45,7 @@ class SlurmConfig:
     partition: str | None = None
     """SLURM partition (``--partition``); null: the cluster's default partition."""
     time_min: int = 60
-    """Time limit of each job in minutes (``--time``); a run cut off here resumes on the next sweep."""
+    """Time limit of each job in minutes (``--time``); a job at its limit is requeued, its run resumes."""
     cpus_per_task: int | None = None
     """CPUs per job (``--cpus-per-task``); null: ``resources.num_cpus`` rounded up."""
     mem_gb: float = 8.0
@@ -74,6 +78,24 @@ class SlurmConfig:
             setup=each(NON_EMPTY),
             cluster=one_of("slurm", "local", "debug"),
         )
+
+
+class RunJob:
+    """What each job runs: :func:`~causal_priors.sweep_exec.execute` of its spec, requeued on a time limit.
+
+    submitit calls :meth:`checkpoint` when SLURM signals the time limit (or a preemption); the returned
+    submission runs the same spec again in the requeued job, where ``resume=true`` continues the run from
+    its last checkpoint.
+    """
+
+    def __call__(self, spec: RunSpec) -> dict[str, Any]:
+        return execute(spec)
+
+    def checkpoint(self, spec: RunSpec) -> Any:
+        """The submission to requeue: this spec again (the run resumes from its checkpoint)."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, spec)
 
 
 def job_folder(cfg: SlurmConfig, experiment_dir: Path) -> Path:
@@ -120,8 +142,9 @@ def _executor(cfg: SlurmConfig, folder: Path, params: dict[str, Any], name: str)
         raise ConfigError(
             "launcher=slurm needs submitit: pip install 'causal-priors[slurm]' (or choose launcher=local|ray)"
         ) from None
-    if cfg.cluster == "slurm" and shutil.which("sbatch") is None:
-        raise ConfigError("launcher=slurm: 'sbatch' is not on PATH; start the sweep on a SLURM login node")
+    missing = [tool for tool in ("sbatch", "srun") if shutil.which(tool) is None]
+    if cfg.cluster == "slurm" and missing:
+        raise ConfigError(f"launcher=slurm: {' and '.join(missing)} not on PATH; start the sweep on a SLURM login node")
     executor = submitit.AutoExecutor(folder=folder, cluster=cfg.cluster)
     executor.update_parameters(name=name, **params)
     return executor
@@ -162,7 +185,7 @@ def execute_slurm(
 
     folder = job_folder(cfg, experiment_dir)
     executor = _executor(cfg, folder, job_request(cfg, num_cpus, num_gpus), name)
-    jobs = executor.map_array(execute, list(specs))
+    jobs = executor.map_array(RunJob(), list(specs))
     spec_of = {id(job): spec for job, spec in zip(jobs, specs, strict=True)}
     pending = {id(job): job for job in jobs}
     try:

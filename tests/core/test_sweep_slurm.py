@@ -8,6 +8,7 @@ folder); only ``sbatch`` is replaced by a local process. submitit is an optional
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -126,22 +127,46 @@ def test_cancel_on_interrupt_cancels_the_jobs_and_a_rerun_resumes_them(tmp_path:
     assert all((exp / run / "done.json").is_file() for run in RUNS)
 
 
-@pytest.mark.slow
-def test_a_job_cut_off_by_its_time_limit_is_recorded_and_the_rerun_resumes_it(tmp_path: Path) -> None:
-    """A run longer than ``slurm.time_min`` (1 min; ~100 s of work): its job ends without a result, the
-    sweep records the run as failed with the job's state, and the same command resumes it from its
-    checkpoint (~2.5 min)."""
+def test_a_job_killed_without_a_result_is_recorded_and_the_rerun_resumes_it(tmp_path: Path) -> None:
+    """The job process itself is killed mid-run (as the out-of-memory killer or a node failure would): the
+    sweep records the run as failed with the job's id and state, and the same command resumes it."""
     sweep = write_sweep(
         tmp_path,
         grid={"method": ["linear"], "seed": [0]},
-        overrides={"task": "sine", "total_steps": 500, "step_sleep": 0.2, "eval_every": 20, "checkpoint_every": 20},
+        overrides={"task": "sine", "total_steps": 200, "step_sleep": 0.1, "eval_every": 20, "checkpoint_every": 20},
     )
-    exp = tmp_path / "runs" / "toy"
-    first = run_sweep(load_sweep(sweep, [*ON_LOCAL_SLURM, "slurm.time_min=1"]), quiet=True)
-    assert first["counts"]["failed"] == 1, first
-    record = json.loads((exp / "sine/linear/seed_0/failed.json").read_text())
+    run = tmp_path / "runs" / "toy" / "sine/linear/seed_0"
+    cmd = [sys.executable, "-m", "causal_priors.cli", "sweep", str(sweep), *ON_LOCAL_SLURM]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while not (run / "checkpoints" / "latest.json").is_file() and time.time() < deadline:
+        time.sleep(0.05)
+    (child,) = subprocess.run(["pgrep", "-f", f"run_root={tmp_path}"], capture_output=True, text=True).stdout.split()
+    job_process = int(Path(f"/proc/{child}/stat").read_text().split(")")[1].split()[1])  # the run's parent
+    os.kill(job_process, signal.SIGKILL)  # the run dies with it (PR_SET_PDEATHSIG)
+    assert proc.wait(timeout=60) == 1
+    record = json.loads((run / "failed.json").read_text())
     assert record["slurm_job"] and "ended without a result" in record["error"], record
-    assert list((exp / "sine/linear/seed_0/checkpoints").glob("step_*"))
-    again = run_sweep(load_sweep(sweep, [*ON_LOCAL_SLURM, "slurm.time_min=10"]), quiet=True)
+    assert not (run / "done.json").exists()
+
+    again = run_sweep(load_sweep(sweep, [*ON_LOCAL_SLURM, "overrides.step_sleep=0"]), quiet=True)
     assert again["counts"] == {"skipped": 0, "done": 0, "resumed": 1, "failed": 0}, again
-    assert not (exp / "sine/linear/seed_0/failed.json").exists()
+    assert not (run / "failed.json").exists()
+
+
+@pytest.mark.slow
+def test_a_job_at_its_time_limit_is_requeued_and_its_run_resumes(tmp_path: Path) -> None:
+    """A run longer than its job's time (~50 s of work; the local executor signals the time limit 30 s into a
+    1 min job): submitit requeues the job, and the run continues from its checkpoint in the same sweep."""
+    sweep = write_sweep(
+        tmp_path,
+        grid={"method": ["linear"], "seed": [0]},
+        overrides={"task": "sine", "total_steps": 250, "step_sleep": 0.2, "eval_every": 25, "checkpoint_every": 25},
+    )
+    run = tmp_path / "runs" / "toy" / "sine/linear/seed_0"
+    summary = run_sweep(load_sweep(sweep, [*ON_LOCAL_SLURM, "slurm.time_min=1"]), quiet=True)
+    assert summary["counts"] == {"skipped": 0, "done": 0, "resumed": 1, "failed": 0}, summary
+    log = (run / "run.log").read_text()
+    assert 2 <= log.count("=== ") <= 4  # the first job, then its requeued self (at most 3 requeues)
+    steps = [int(line.split(",")[0]) for line in (run / "curves.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps)) and steps[-1] == 250
