@@ -179,7 +179,7 @@ def execute_slurm(
     otherwise they keep running on the cluster (their ids are printed) and the interrupt propagates.
 
     Raises:
-        ConfigError: submitit is not installed, or ``sbatch`` is missing for ``cluster=slurm``.
+        ConfigError: submitit is not installed, or ``sbatch``/``srun`` are missing for ``cluster=slurm``.
     """
     from submitit.helpers import as_completed
 
@@ -193,7 +193,7 @@ def execute_slurm(
             spec = spec_of[id(job)]
             try:
                 row = job.result()
-            except Exception as err:  # noqa: BLE001 - the job (not the run) died: timeout, preemption, OOM
+            except Exception as err:  # noqa: BLE001 - the job (not its run) died: scancel, node failure, 4th time-out
                 row = _job_failure(job, spec, err)
             pending.pop(id(job))
             on_result(spec, row)
