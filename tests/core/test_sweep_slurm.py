@@ -122,7 +122,7 @@ def test_cancel_on_interrupt_cancels_the_jobs_and_a_rerun_resumes_them(tmp_path:
     left = subprocess.run(["pgrep", "-f", f"run_root={tmp_path}"], capture_output=True, text=True)
     assert left.stdout == "", "run processes outlived their cancelled jobs"
 
-    again = run_sweep(load_sweep(sweep, ON_LOCAL_SLURM), quiet=True)
+    again = run_sweep(load_sweep(sweep, [*ON_LOCAL_SLURM, "overrides.step_sleep=0"]), quiet=True)
     assert again["counts"]["failed"] == 0 and again["counts"]["resumed"] >= 1, again
     assert all((exp / run / "done.json").is_file() for run in RUNS)
 
