@@ -85,7 +85,9 @@ def _sweep_help(name: str) -> str:
     from causal_priors.help import command_help
     from causal_priors.sweep import SweepConfig
 
-    flags = "[--ray] [--dry-run]" + (" [--publish-only] [results=DIR]" if name == "study" else "")
+    flags = "[--ray] [--dry-run] [--cancel-on-interrupt]" + (
+        " [--publish-only] [results=DIR]" if name == "study" else ""
+    )
     usage = f"usage: causal-priors {name} <sweep.yaml | preset> {flags} [key=value ...]"
     notes = _presets("sweep").replace("sweep= presets", "sweep presets")
     notes += "\nkey=value overrides change the sweep file's keys (e.g. grid.seed=[0,1])."

@@ -19,7 +19,9 @@ idempotent: ``done.json`` present -> skipped; otherwise launched with ``resume=t
 from a checkpoint when there is one (counted as ``resumed``) and starts fresh when not; a failure
 writes ``<run_dir>/failed.json`` (error tail) and the sweep goes on. The summary table is printed and
 written to ``<run_root>/<experiment>/sweep_summary.json``; the exit code is 1 if any run failed.
-``--ray`` (or ``ray.address=...``) runs each run as a Ray task with the requested CPUs/GPUs.
+``launcher=ray`` (or ``--ray``, ``ray.address=...``) runs each run as a Ray task with the requested
+CPUs/GPUs; ``launcher=slurm`` submits one SLURM job per run, as a job array, through submitit
+(:mod:`causal_priors.sweep_slurm`). Every launcher runs the same unit of work, :func:`sweep_exec.execute`.
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from causal_priors.checks import NON_NEGATIVE, POSITIVE, check_writable, in_range, validate
+from causal_priors.checks import NON_NEGATIVE, POSITIVE, check_writable, in_range, one_of, validate
 from causal_priors.config import flatten, merge, parse_overrides, read_yaml, to_container, to_typed
 from causal_priors.errors import ConfigError, UserError
 from causal_priors.runs import exclusive_lock, write_json
 from causal_priors.sweep_exec import RunSpec, checkpoint_present, execute_local, execute_ray, result_row
+from causal_priors.sweep_slurm import SlurmConfig, describe, execute_slurm
 from configs import CONFIG_ROOT
 
-__all__ = ["SweepConfig", "RUNNABLE", "load_sweep", "plan_runs", "run_sweep", "sweep_main"]
+__all__ = ["SweepConfig", "LAUNCHERS", "RUNNABLE", "load_sweep", "plan_runs", "run_sweep", "sweep_main"]
 
 #: sweep ``command`` -> module exposing ``build_config(argv)``, ``run_dir_for(cfg)`` and ``run(cfg)``.
 RUNNABLE: dict[str, str] = {
@@ -65,6 +68,10 @@ def command_module(command: str) -> str:
 
 
 RESERVED = ("run_root", "resume")
+#: where a sweep's runs execute (the ``launcher`` key)
+LAUNCHERS = ("local", "ray", "slurm")
+#: the flags of ``causal-priors sweep`` (and ``study``)
+FLAGS = ("--ray", "--dry-run", "--cancel-on-interrupt")
 
 
 @dataclass
@@ -102,10 +109,12 @@ class SweepConfig:
     experiment_key: str = "experiment"  # the command's config key that names the experiment
     report: bool = True  # write <run_root>/<experiment>/report/ at the end
     results_subdir: str = ""  # where `study` publishes, under benchmarks/results/ (default: <experiment>)
+    launcher: str = "local"  # where runs execute: local (process pool) | ray | slurm (submitit job array)
     ray: RayConfig = field(default_factory=RayConfig)  # the Ray backend
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)  # the SLURM backend (launcher=slurm)
 
     def __post_init__(self) -> None:
-        validate(self, max_workers=in_range(1), timeout_s=POSITIVE)
+        validate(self, max_workers=in_range(1), timeout_s=POSITIVE, launcher=one_of(*LAUNCHERS))
 
 
 def find_sweep_file(name: str) -> Path:
@@ -136,11 +145,22 @@ def load_sweep(path: str | Path, argv: Sequence[str] = ()) -> SweepConfig:
         cfg = merge(cfg, dotted, f"override '{key}={value}'")
     if cfg.ray.address:
         cfg.ray.enabled = True
+    _resolve_launcher(cfg, file)
     _check(cfg, file)
     try:
         return to_typed(cfg)
     except ConfigError as err:
         raise ConfigError(f"{file}: {err}") from None
+
+
+def _resolve_launcher(cfg: DictConfig, file: Path) -> None:
+    """``launcher=ray``, ``ray.enabled``, ``ray.address`` and ``--ray`` all mean Ray; Ray with SLURM is an error."""
+    if cfg.launcher == "slurm" and cfg.ray.enabled:
+        raise ConfigError(f"{file}: 'launcher' is slurm but Ray is selected too (ray.enabled/ray.address/--ray)")
+    if cfg.ray.enabled and cfg.launcher == "local":
+        cfg.launcher = "ray"
+    if cfg.launcher == "ray":
+        cfg.ray.enabled = True
 
 
 def read_value(text: str) -> Any:
@@ -295,12 +315,18 @@ def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -
     for spec in specs:
         if (Path(spec.run_dir) / "done.json").is_file():
             rows[spec.run_dir] = result_row(spec, "skipped", returncode=0)
+            if not dry_run:  # a finished run has no failure: e.g. a rerun refused while it was still running
+                (Path(spec.run_dir) / "failed.json").unlink(missing_ok=True)
         else:
             todo.append(spec)
-    backend = "ray" if cfg.ray.enabled else "local"
+    backend = cfg.launcher
     workers = cfg.max_workers or max(1, int((os.cpu_count() or 1) // max(cfg.resources.num_cpus, 1.0)))
     if not quiet:
-        where = f"ray ({cfg.ray.address or 'local/auto'})" if backend == "ray" else f"{workers} local workers"
+        where = {
+            "local": f"{workers} local workers",
+            "ray": f"ray ({cfg.ray.address or 'local/auto'})",
+            "slurm": describe(cfg.slurm, cfg.resources.num_cpus, cfg.resources.num_gpus, root),
+        }[backend]
         print(
             f"sweep {cfg.experiment}: {len(specs)} runs, {len(specs) - len(todo)} already done, "
             f"{len(todo)} to run on {where}",
@@ -326,6 +352,16 @@ def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -
         with exclusive_lock(root / ".sweep.lock", f"a sweep of experiment '{cfg.experiment}'"):
             if todo and backend == "ray":
                 execute_ray(todo, cfg.resources.num_cpus, cfg.resources.num_gpus, cfg.ray.address, on_result)
+            elif todo and backend == "slurm":
+                execute_slurm(
+                    todo,
+                    cfg.slurm,
+                    num_cpus=cfg.resources.num_cpus,
+                    num_gpus=cfg.resources.num_gpus,
+                    experiment_dir=root,
+                    name=f"cp-{cfg.experiment}",
+                    on_result=on_result,
+                )
             elif todo:
                 execute_local(todo, min(workers, len(todo)), on_result)
     except KeyboardInterrupt:  # Ctrl-C / SIGTERM: record what finished, then stop
@@ -348,21 +384,24 @@ def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -
 
 
 def sweep_main(argv: Sequence[str]) -> int:
-    """``causal-priors sweep <file.yaml | preset> [--ray] [--dry-run] [key=value ...]``.
+    """``causal-priors sweep <file.yaml | preset> [--ray] [--dry-run] [--cancel-on-interrupt] [key=value ...]``.
 
+    ``--ray`` is ``launcher=ray``; ``--cancel-on-interrupt`` is ``slurm.cancel_on_interrupt=true`` (the
+    local and Ray launchers always stop their runs when the sweep is interrupted).
     Returns 0 when every run is done (or was already), 1 when any run failed.
     """
     words = list(argv)
     flags = {w for w in words if w.startswith("--")}
-    unknown = flags - {"--ray", "--dry-run"}
+    unknown = flags - set(FLAGS)
     if unknown:
-        raise ConfigError(f"unknown sweep flag(s) {sorted(unknown)}; known: --ray, --dry-run")
+        raise ConfigError(f"unknown sweep flag(s) {sorted(unknown)}; known: {', '.join(FLAGS)}")
     files = [w for w in words if not w.startswith("--") and "=" not in w]
     if len(files) != 1:
-        raise ConfigError("usage: causal-priors sweep <sweep.yaml> [--ray] [--dry-run] [key=value ...]")
-    cfg = load_sweep(files[0], [w for w in words if "=" in w and not w.startswith("--")])
-    if "--ray" in flags:
-        cfg.ray.enabled = True
+        raise ConfigError(f"usage: causal-priors sweep <sweep.yaml> [{'] ['.join(FLAGS)}] [key=value ...]")
+    overrides = [w for w in words if "=" in w and not w.startswith("--")]
+    overrides += ["ray.enabled=true"] if "--ray" in flags else []
+    overrides += ["slurm.cancel_on_interrupt=true"] if "--cancel-on-interrupt" in flags else []
+    cfg = load_sweep(files[0], overrides)
     check_writable(cfg.run_root, "run_root")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
