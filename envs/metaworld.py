@@ -15,6 +15,7 @@ terminates on success, it reports ``info["success"]`` (0.0 or 1.0) every step.
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -75,6 +76,12 @@ def register() -> None:
             )
 
 
+@lru_cache(maxsize=16)
+def mt1_tasks(task: str, task_seed: int) -> tuple[Any, ...]:
+    """``metaworld.MT1(task, seed=task_seed).train_tasks`` (50 goals; cached: building them takes seconds)."""
+    return tuple(import_metaworld().MT1(task, seed=int(task_seed)).train_tasks)
+
+
 class MT1Env(gym.Env):
     """One Meta-World task whose goal is drawn from the MT1 task list at every reset.
 
@@ -98,11 +105,10 @@ class MT1Env(gym.Env):
         metaworld = import_metaworld()
         if task not in metaworld.MT1.ENV_NAMES:
             raise EnvIdError(f"'{task}' is not a Meta-World v3 task")
-        benchmark = metaworld.MT1(task, seed=int(task_seed))
         self.task = task
-        self.tasks = list(benchmark.train_tasks)
+        self.tasks = mt1_tasks(task, int(task_seed))
         self.render_mode = render_mode
-        self.sim = benchmark.train_classes[task](
+        self.sim = metaworld.ALL_V3_ENVIRONMENTS[task](
             render_mode=render_mode, width=width, height=height, camera_name=camera_name
         )
         self.sim.set_task(self.tasks[0])
