@@ -134,6 +134,7 @@ def test_seeded_goal_sampling_repeats_and_differs_across_seeds():
     assert goals(env, 12) != first
     assert len(set(first)) > 1  # unseeded resets draw new goals
     assert all(np.isfinite(g).all() for g in first)
+    assert goals(envs.make("metaworld/push-v3", kwargs={"task_seed": 1}), 11) != first  # another MT1 goal list
 
 
 @pytest.mark.metaworld
