@@ -137,10 +137,6 @@ class MT1Env(gym.Env):
     def step(self, action: Any):
         return self.sim.step(np.asarray(action, dtype=np.float32))
 
-    def goal(self) -> np.ndarray:
-        """The current goal position (Meta-World's ``_target_pos``)."""
-        return np.array(self.sim._target_pos, dtype=np.float64)
-
     def render(self) -> Any:
         return self.sim.render()
 
