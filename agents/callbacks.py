@@ -27,6 +27,7 @@ CURVE_FIELDS = [
     "eval/mean_ep_length",
     "rollout/ep_rew_mean",
     "time/wall",
+    "eval/success_rate",  # empty when the env reports no info["success"] (last: older curves.csv stay readable)
 ]
 
 
@@ -53,21 +54,33 @@ def reset_at_boundary(model, seed: int) -> None:
     model._last_episode_starts = np.ones((model.env.num_envs,), dtype=bool)
 
 
-def evaluate_policy_seeded(predict: Callable, env: gym.Env, episodes: int, seed: int) -> tuple[list[float], list[int]]:
-    """Run ``episodes`` deterministic episodes with reset seeds ``seed, seed+1, ...``."""
-    returns, lengths = [], []
+def evaluate_policy_seeded(
+    predict: Callable, env: gym.Env, episodes: int, seed: int
+) -> tuple[list[float], list[int], list[bool] | None]:
+    """Run ``episodes`` deterministic episodes with reset seeds ``seed, seed+1, ...``.
+
+    Returns:
+        ``(returns, lengths, successes)``: ``successes[i]`` is True when any step of episode ``i`` had a truthy
+        ``info["success"]``; ``successes`` is None when the env never reports ``success`` (no success signal).
+    """
+    returns, lengths, successes = [], [], []
+    reported = False
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        done, total, length = False, 0.0, 0
+        done, total, length, success = False, 0.0, 0, False
         while not done:
             action, _ = predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             length += 1
             done = terminated or truncated
+            if "success" in info:
+                reported = True
+                success = success or bool(info["success"])
         returns.append(total)
         lengths.append(length)
-    return returns, lengths
+        successes.append(success)
+    return returns, lengths, (successes if reported else None)
 
 
 class RunCallback(BaseCallback):
@@ -103,6 +116,7 @@ class RunCallback(BaseCallback):
         self.wall_offset = wall_offset
         self._t0 = time.time()
         self.last_eval_mean: float | None = None
+        self.last_success_rate: float | None = None
 
     def wall_seconds(self) -> float:
         return self.wall_offset + time.time() - self._t0
@@ -115,14 +129,17 @@ class RunCallback(BaseCallback):
         check_finite({k: v for k, v in values.items() if k.startswith("train/")}, self.num_timesteps, str(self.run_dir))
 
     def evaluate(self) -> float:
-        returns, lengths = evaluate_policy_seeded(
+        returns, lengths, successes = evaluate_policy_seeded(
             self.model.predict, self.eval_env, self.eval_episodes, self.seed + 10_000
         )
+        success_rate = None if successes is None else float(np.mean(successes))
         step = self.num_timesteps
         mean = float(np.mean(returns))
         self.logger.record("eval/mean_reward", mean)
         self.logger.record("eval/std_reward", float(np.std(returns)))
         self.logger.record("eval/mean_ep_length", float(np.mean(lengths)))
+        if success_rate is not None:
+            self.logger.record("eval/success_rate", success_rate)
         ep_rew = [ep["r"] for ep in self.model.ep_info_buffer] if self.model.ep_info_buffer else []
         if ep_rew:
             self.logger.record("rollout/ep_rew_mean", float(np.mean(ep_rew)))
@@ -136,12 +153,14 @@ class RunCallback(BaseCallback):
                 "eval/mean_ep_length": float(np.mean(lengths)),
                 "rollout/ep_rew_mean": float(np.mean(ep_rew)) if ep_rew else "",
                 "time/wall": round(self.wall_seconds(), 2),
+                "eval/success_rate": "" if success_rate is None else success_rate,
             }
         )
         self.logger.dump(step)
         self.last_eval = step
         self.next_eval = next_multiple(step, self.eval_every)
         self.last_eval_mean = mean
+        self.last_success_rate = success_rate
         return mean
 
     def checkpoint(self) -> None:

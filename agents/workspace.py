@@ -133,6 +133,8 @@ def _train(cfg: TrainConfig, path: Path) -> dict[str, Any]:
         "steps": int(model.num_timesteps),
         "time/wall_seconds": round(callback.wall_seconds(), 2),
     }
+    if callback.last_success_rate is not None:
+        metrics["eval/success_rate"] = callback.last_success_rate
     finished = time.strftime("%Y-%m-%dT%H:%M:%S")
     write_json(done, {"metrics": metrics, "finished": finished, "provenance": provenance()})
     env.close()
@@ -180,13 +182,15 @@ def evaluate_checkpoint(path: Path, env_overrides: Sequence[str] = (), episodes:
         model = load_model(cfg, ckpt)
     env = envs.make_from_config(cfg.env, seed=cfg.seed + 20_000)
     n = int(episodes or cfg.eval_episodes)
-    returns, lengths = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
+    returns, lengths, successes = evaluate_policy_seeded(model.predict, env, n, cfg.seed + 20_000)
     env.close()
+    success = {} if successes is None else {"success_rate": float(np.mean(successes))}
     return {
         "step": ckpt.step,
         "episodes": n,
         "mean_reward": float(np.mean(returns)),
         "std_reward": float(np.std(returns)),
         "mean_ep_length": float(np.mean(lengths)),
+        **success,
         "env": to_container(cfg.env),
     }

@@ -9,6 +9,9 @@ Example::
 
 from envs.config import DomainShiftConfig, EnvConfig
 from envs.factory import make, make_from_config
+from envs.metaworld import register as _register_metaworld
+
+_register_metaworld()  # metaworld/<task>-v3 ids (building one needs the optional extra)
 
 try:  # the crowd simulator registers CrowdCircleCrossing-v0
     import envs.crowd  # noqa: F401

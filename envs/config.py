@@ -30,7 +30,8 @@ class EnvConfig:
     """Options of ``envs.make``; a YAML preset under ``configs/env/`` fills some of them."""
 
     id: str = "HalfCheetah-v5"
-    """Gymnasium id: MuJoCo ``*-v5``, ``dm_control/<domain>-<task>-v0``, ``Pendulum-v1``, ``CrowdCircleCrossing-v0``."""
+    """Gymnasium id: MuJoCo ``*-v5``, ``dm_control/<domain>-<task>-v0``, ``Pendulum-v1``, ``CrowdCircleCrossing-v0``,
+    ``metaworld/<task>-v3`` (optional extra)."""
     action_repeat: int = 1
     """Repeat each action this many simulator steps, summing rewards."""
     sparse_reward: bool = False
@@ -46,7 +47,7 @@ class EnvConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments of the underlying env (e.g. ``{radius: 0.5}`` for ``CrowdCircleCrossing-v0``)."""
     max_episode_steps: int | None = None
-    """Time limit in agent steps; ``None`` keeps the task's own (1000 for MuJoCo and dm_control tasks)."""
+    """Time limit in agent steps; ``None`` keeps the task's own (1000 for MuJoCo and dm_control, 500 for Meta-World)."""
 
     def __post_init__(self) -> None:
         """Ranges only; whether ``id`` names a registered env is checked by ``envs.make`` (needs the registry)."""

@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 
 from causal_priors.errors import EnvIdError
+from envs import metaworld
 from envs.config import DomainShiftConfig, EnvConfig
 from envs.domain_shift import DomainShift
 from envs.wrappers import (
@@ -39,6 +40,9 @@ def _register_dm_control() -> None:
 
 
 def _check_id(env_id: str) -> None:
+    if metaworld.is_metaworld_id(env_id):
+        metaworld.check_id(env_id)
+        return
     if env_id.startswith("dm_control/"):
         _register_dm_control()
     ids = _registered_ids()
@@ -70,7 +74,8 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
 
     Args:
         env_id: a gymnasium id (MuJoCo ``*-v5``, ``dm_control/<domain>-<task>-v0``, classic control,
-            ``CrowdCircleCrossing-v0``).
+            ``CrowdCircleCrossing-v0``, ``metaworld/<task>-v3`` with the ``metaworld`` extra, see
+            :mod:`envs.metaworld`).
         seed: seeds the wrappers' own randomness (distractor dynamics); pass ``seed`` to ``reset`` as usual.
         **options: fields of :class:`envs.config.EnvConfig` (``action_repeat``, ``sparse_reward``,
             ``sparse_threshold``, ``pixels``, ``distractor_dims``, ``domain_shift`` (dict or
@@ -79,7 +84,7 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
     Returns:
         The wrapped env: observations are one float32 vector (or ``(3, 84, 84)`` uint8 frames with
         ``pixels=True``); episodes end after ``max_episode_steps`` agent steps when given, else at the
-        task's own limit (1000 steps for MuJoCo and dm_control tasks).
+        task's own limit (1000 steps for MuJoCo and dm_control tasks, 500 for Meta-World).
 
     Raises:
         EnvIdError: unknown id or option (with the close matches), or an option the env cannot take.

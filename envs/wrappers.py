@@ -23,12 +23,13 @@ SPARSE_DEFAULTS: dict[str, tuple[str, float]] = {
     "Pusher": ("reward_dist", -0.2),
     "Pendulum": ("reward", -0.5),
     "dm_control": ("reward", 0.9),  # dm_control rewards lie in [0, 1]
+    "metaworld": ("success", 1.0),  # success only: info["success"] is 0.0 or 1.0
 }
 
 
 def sparse_default(env_id: str) -> tuple[str, float]:
     """The success signal and threshold of an env id's task family."""
-    family = "dm_control" if env_id.startswith("dm_control/") else env_id.split("-")[0]
+    family = env_id.split("/")[0] if env_id.startswith(("dm_control/", "metaworld/")) else env_id.split("-")[0]
     if family not in SPARSE_DEFAULTS:
         raise EnvIdError(
             f"no default sparse-reward threshold for '{env_id}'; set env.sparse_threshold "
@@ -38,7 +39,10 @@ def sparse_default(env_id: str) -> tuple[str, float]:
 
 
 class ActionRepeat(gym.Wrapper):
-    """Apply each action ``repeat`` times; rewards are summed, the episode stops at the first end."""
+    """Apply each action ``repeat`` times; rewards are summed, the episode stops at the first end.
+
+    ``info["success"]``, when the env reports it, is true if any of the repeated steps succeeded.
+    """
 
     def __init__(self, env: gym.Env, repeat: int) -> None:
         super().__init__(env)
@@ -47,12 +51,15 @@ class ActionRepeat(gym.Wrapper):
         self.repeat = repeat
 
     def step(self, action: Any):
-        total = 0.0
+        total, success = 0.0, False
         for _ in range(self.repeat):
             obs, reward, terminated, truncated, info = self.env.step(action)
             total += float(reward)
+            success = success or bool(info.get("success", False))
             if terminated or truncated:
                 break
+        if "success" in info:
+            info = dict(info, success=float(success))
         return obs, total, terminated, truncated, info
 
 
