@@ -93,154 +93,225 @@ def _partial_orders(pk: np.ndarray) -> np.ndarray | None:
 
 
 def _entropy_rows(U: np.ndarray) -> np.ndarray:
-    """Maximum-entropy approximation of the differential entropy of each row of ``U`` (unit-variance rows)."""
+    """Maximum-entropy approximation of the differential entropy of each row of ``U`` (unit-variance rows).
+
+    ``U`` is overwritten (it is the work space). The element-wise work runs in ``U``'s dtype (float32 or
+    float64); the means are accumulated in float64 either way.
+    """
     n = U.shape[1]
     work = np.abs(U)
-    mean_abs = work.mean(axis=1)
+    mean_abs = work.sum(axis=1, dtype=np.float64) / n
     np.multiply(work, -2.0, out=work)
     np.exp(work, out=work)
     work += 1.0
     np.log(work, out=work)
     # log cosh u = |u| + log(1 + e^{-2|u|}) - log 2: overflow-free, and 1 + e^{-2|u|} in [1, 2] needs no log1p
-    logcosh = mean_abs + work.mean(axis=1) - _LOG2
+    logcosh = mean_abs + work.sum(axis=1, dtype=np.float64) / n - _LOG2
     np.square(U, out=work)
     np.multiply(work, -0.5, out=work)
     np.exp(work, out=work)
-    gauss = np.einsum("ij,ij->i", U, work) / n
+    work *= U
+    gauss = work.sum(axis=1, dtype=np.float64) / n
     return _H_GAUSS - _K1 * (logcosh - _GAMMA) ** 2 - _K2 * gauss**2
 
 
-class _PairScorer:
-    """Pairwise likelihood-ratio statistics ``D_ij`` of the remaining variables, computed on demand."""
+_CHUNK = 32  # pairs per entropy evaluation: 2 x 32 residual rows keep the work space in cache
+_FIRST_BATCH = 8  # pairs evaluated on a candidate's first visit (its most correlated partners)
 
-    def __init__(self, rows: np.ndarray) -> None:
-        n = rows.shape[1]
-        self.Z = rows - rows.mean(axis=1, keepdims=True)
-        self.Z /= np.sqrt(np.einsum("ij,ij->i", self.Z, self.Z) / n)[:, None]  # population std, as the reference
-        rho = (self.Z @ self.Z.T) / n
+
+class _Step:
+    """Pair statistics ``D_ij`` of the remaining variables at one step of the search, computed on demand.
+
+    ``rows`` (``m x N``, centred residuals in the working dtype) and ``cov`` (their population covariance,
+    float64, kept up to date by the caller) are read, never written.
+    """
+
+    def __init__(self, rows: np.ndarray, cov: np.ndarray, n: int) -> None:
+        self.rows = rows
+        std = np.sqrt(np.diag(cov))
+        rho = cov / np.outer(std, std)
+        self.inv_std = 1.0 / std
         # Reference residual: cov with ddof=1 over var with ddof=0 (population), hence the n / (n - 1).
         self.coef = rho * (n / (n - 1.0))
-        var = 1.0 - 2.0 * self.coef * rho + self.coef**2
-        self.res_std = np.sqrt(np.clip(var, 1e-300, None))
-        self.h = _entropy_rows(self.Z.copy())
+        self.res_std = np.sqrt(np.clip(1.0 - 2.0 * self.coef * rho + self.coef**2, 1e-300, None))
+        self.h = _entropy_rows(rows * self.inv_std.astype(rows.dtype)[:, None])
         m = rows.shape[0]
         self.D = np.full((m, m), np.nan)
+        np.fill_diagonal(self.D, 0.0)
         self.evaluated = 0
 
-    def fill_row(self, k: int, others: np.ndarray) -> None:
-        """Compute ``D[k, j]`` and ``D[j, k]`` for every ``j`` in ``others`` (both residual directions)."""
-        if others.size == 0:
-            return
-        z_k, Z_j = self.Z[k], self.Z[others]
-        s_kj, s_jk = self.res_std[k, others], self.res_std[others, k]
-        c_kj, c_jk = self.coef[k, others], self.coef[others, k]
-        K = others.size
-        U = np.empty((2 * K, z_k.size))
-        top, bottom = U[:K], U[K:]
-        np.multiply(Z_j, (-c_kj / s_kj)[:, None], out=top)  # x_k regressed on x_j, standardised
-        top += np.multiply.outer(1.0 / s_kj, z_k)
-        np.multiply(Z_j, (1.0 / s_jk)[:, None], out=bottom)  # x_j regressed on x_k, standardised
-        bottom -= np.multiply.outer(c_jk / s_jk, z_k)
-        h = _entropy_rows(U)
-        d = (self.h[others] + h[: others.size]) - (self.h[k] + h[others.size :])
-        self.D[k, others] = d
-        self.D[others, k] = -d
+    def fill_row(self, k: int, others: np.ndarray) -> np.ndarray:
+        """Compute ``D[k, j]`` (and ``D[j, k] = -D[k, j]``) for every ``j`` in ``others``; returns ``D[k, others]``."""
+        dt = self.rows.dtype
+        x_k = self.rows[k]
+        out = np.empty(others.size)
+        for lo in range(0, others.size, _CHUNK):
+            j = others[lo : lo + _CHUNK]
+            K = j.size
+            s_kj, s_jk = self.res_std[k, j], self.res_std[j, k]
+            U = np.empty((2 * K, x_k.size), dtype=dt)
+            top, bottom = U[:K], U[K:]
+            np.take(self.rows, j, axis=0, out=top)
+            bottom[...] = top
+            # standardised residual of x_k on x_j: (z_k - c_kj z_j) / s_kj, with z = x / std
+            top *= (-self.coef[k, j] * self.inv_std[j] / s_kj).astype(dt)[:, None]
+            top += np.multiply.outer((self.inv_std[k] / s_kj).astype(dt), x_k)
+            # and of x_j on x_k: (z_j - c_jk z_k) / s_jk
+            bottom *= (self.inv_std[j] / s_jk).astype(dt)[:, None]
+            bottom -= np.multiply.outer((self.coef[j, k] * self.inv_std[k] / s_jk).astype(dt), x_k)
+            h = _entropy_rows(U)
+            out[lo : lo + K] = (self.h[j] + h[:K]) - (self.h[k] + h[K:])
+        self.D[k, others] = out
+        self.D[others, k] = -out
         self.evaluated += 2 * others.size
+        return out
 
 
-_BATCH = 8  # pairs evaluated per step of the search
+def _most_exogenous(
+    st: _Step, var_ids: np.ndarray, is_cand: np.ndarray, hint: np.ndarray, tolerance: float, first_full: bool
+) -> tuple[int, np.ndarray]:
+    """Row of the candidate with the smallest pwling score (within ``tolerance``), by branch and bound.
 
-
-def _most_exogenous(sc: _PairScorer, candidates: Sequence[int]) -> int:
-    """Position of the candidate with the smallest pwling score, by branch and bound.
-
-    Args:
-        sc: pair statistics of the remaining variables (rows of the current residualised data).
-        candidates: positions allowed by the prior knowledge, in the reference's order.
+    The score of ``i`` is ``M_i = sum_j min(0, D_ij)^2`` with ``D`` antisymmetric, so every evaluated pair adds
+    a non-negative amount to one of its two variables' partial scores, a lower bound of the full score. The
+    candidate with the smallest partial score (then the smallest ``hint``) is extended next: on its first
+    visit by its ``_FIRST_BATCH`` most correlated partners (its likeliest parents), then by all its missing
+    pairs. A candidate whose partial score reaches ``best - tolerance`` (``best``: the smallest complete score)
+    is dropped. With ``tolerance == 0`` the winner is the exact arg-min, ties to the smallest variable id as
+    in the reference, whatever the hint; with ``tolerance > 0`` its score is at most the minimum plus
+    ``tolerance``. The hint and ``first_full`` only change the work.
 
     Returns:
-        The position (into the scorer's rows) of the most exogenous candidate.
+        ``(row, partial)``: the winner's row and every variable's partial score (a hint for the next step).
     """
-    m = sc.Z.shape[0]
-    cand = list(candidates)
-    pos = {c: r for r, c in enumerate(cand)}  # rank in the reference's candidate list (ties -> first)
+    m = var_ids.size
     partial = np.zeros(m)
     complete = np.zeros(m, dtype=bool)
-    missing = np.full(m, m - 1)  # pairs of each variable not evaluated yet
+    missing = np.full(m, m - 1)
+    visited = np.zeros(m, dtype=bool)
     best, best_m = -1, np.inf
-    # Best-first: extend the candidate with the smallest partial score (a lower bound of its score), ties
-    # to the most non-Gaussian (lowest-entropy) one, as exogenous variables tend to be the least Gaussian.
-    # The order of evaluation never changes the result, only the work.
     while True:
-        alive = [
-            c
-            for c in cand
-            if not complete[c] and (partial[c] < best_m or (partial[c] == best_m and pos[c] < pos.get(best, m)))
-        ]
-        if not alive:
+        alive = is_cand & ~complete
+        if best >= 0:
+            keep = partial < best_m - tolerance
+            if tolerance == 0.0:
+                keep |= (partial == best_m) & (var_ids < var_ids[best])
+            alive &= keep
+        ids = np.flatnonzero(alive)
+        if ids.size == 0:
             break
-        k = min(alive, key=lambda c: (partial[c], sc.h[c], pos[c]))
-        todo = np.flatnonzero(np.isnan(sc.D[k]))
-        todo = todo[todo != k]
-        if todo.size > _BATCH:
-            # A batch at a time, most correlated partners first: they are the likeliest parents, whose pairs
-            # make a non-exogenous candidate's score grow, so most challengers are pruned after one batch.
-            todo = todo[np.argsort(-np.abs(sc.coef[k, todo]), kind="stable")[:_BATCH]]
-        sc.fill_row(k, todo)
-        d = sc.D[k, todo]
+        k = int(ids[np.lexsort((st.h[ids], hint[ids], partial[ids]))[0]])
+        todo = np.flatnonzero(np.isnan(st.D[k]))
+        if not visited[k] and not first_full and todo.size > _FIRST_BATCH:
+            todo = todo[np.argsort(-np.abs(st.coef[k, todo]), kind="stable")[:_FIRST_BATCH]]
+        visited[k] = True
+        first_full = False
+        d = st.fill_row(k, todo)
         partial[k] += np.sum(np.minimum(0.0, d) ** 2)
-        partial[todo] += np.maximum(0.0, d) ** 2  # D[j, k] = -d; only candidates' sums are read
+        partial[todo] += np.maximum(0.0, d) ** 2  # D[j, k] = -d
         missing[k] -= todo.size
         missing[todo] -= 1
-        for c in [k, *todo.tolist()]:
-            if c in pos and not complete[c] and missing[c] == 0:
-                complete[c] = True
-                if partial[c] < best_m or (partial[c] == best_m and pos[c] < pos.get(best, m)):
-                    best, best_m = c, partial[c]
-    if best < 0:
+        touched = np.append(todo, k)
+        for c in touched[is_cand[touched] & ~complete[touched] & (missing[touched] == 0)].tolist():
+            complete[c] = True
+            if partial[c] < best_m or (partial[c] == best_m and var_ids[c] < var_ids[best]):
+                best, best_m = c, partial[c]
+    if best < 0 or not np.isfinite(best_m):
         raise ValueError("DirectLiNGAM: pair statistics are not finite (exactly collinear columns?)")
-    return best
+    return best, partial
 
 
-def causal_order(X: np.ndarray, prior_knowledge: np.ndarray | None = None) -> tuple[list[int], int]:
+def _warm_ranks(warm_order: Sequence[int] | None, d: int) -> np.ndarray | None:
+    """Rank of each variable in ``warm_order``; ``ValueError`` unless it is a permutation of ``range(d)``."""
+    if warm_order is None:
+        return None
+    w = np.asarray(list(warm_order))
+    if w.ndim != 1 or w.size != d or not np.issubdtype(w.dtype, np.integer) or sorted(w.tolist()) != list(range(d)):
+        raise ValueError(
+            f"warm_order must be a permutation of range({d}) (the previous causal order), got {w.tolist()}"
+        )
+    ranks = np.empty(d)
+    ranks[w] = np.arange(d)
+    return ranks
+
+
+def causal_order(
+    X: np.ndarray,
+    prior_knowledge: np.ndarray | None = None,
+    *,
+    warm_order: Sequence[int] | None = None,
+    tolerance: float = 0.0,
+    dtype: type = np.float32,
+) -> tuple[list[int], int]:
     """DirectLiNGAM causal order of the columns of ``X`` (``n x d``).
+
+    Args:
+        X: data, one variable per column.
+        prior_knowledge: ``PK`` matrix (see :func:`make_prior_knowledge`).
+        warm_order: a previous causal order of the same variables (e.g. the last refit's). At each step
+            its earliest remaining variable is scored first, in full; the search then only has to beat
+            it (verify) or finds the better variable (repair). The order returned does not depend on it
+            when ``tolerance == 0``.
+        tolerance: accept a variable whose pwling score is within this of the step's minimum (0: exact).
+        dtype: dtype of the residual data the entropies are computed on (``np.float32`` or ``np.float64``);
+            the covariances, coefficients and sums are float64 either way.
 
     Returns:
         ``(order, pairs_evaluated)``.
 
     Raises:
-        ValueError: on a constant column or prior knowledge that leaves no candidate (a cycle).
+        ValueError: on a constant column, a ``warm_order`` that is not a permutation of ``range(d)``, or
+            prior knowledge that leaves no candidate (a cycle).
     """
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     if np.any(X.std(axis=0) == 0.0):
         raise ValueError("DirectLiNGAM needs non-constant columns; drop constant columns first")
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    ranks = _warm_ranks(warm_order, d)
     orders = _partial_orders(prior_knowledge) if prior_knowledge is not None else None
-    rows = (X - X.mean(axis=0)).T.copy()  # row r holds variable remaining[r]; centred (residuals stay so)
-    remaining = list(range(d))
+    Xc = X - X.mean(axis=0)
+    cov = (Xc.T @ Xc) / n
+    rows = np.ascontiguousarray(Xc.T, dtype=dtype)  # row r holds variable ids[r]; centred (residuals stay so)
+    ids = np.arange(d)
+    hint = np.zeros(d)
+    q = n / (n - 1.0)
     order: list[int] = []
     evaluated = 0
-    while remaining:
+    while ids.size:
         blocked = set(orders[:, 1].tolist()) if orders is not None and orders.size else set()
-        cand = [r for r, i in enumerate(remaining) if i not in blocked]
-        if not cand:
-            raise ValueError(f"prior knowledge is cyclic among variables {remaining}")
-        if len(cand) == 1:
-            local = cand[0]
+        is_cand = np.array([i not in blocked for i in ids.tolist()])
+        if not is_cand.any():
+            raise ValueError(f"prior knowledge is cyclic among variables {sorted(ids.tolist())}")
+        if is_cand.sum() == 1:
+            local = int(np.flatnonzero(is_cand)[0])
         else:
-            sc = _PairScorer(rows)
-            local = _most_exogenous(sc, cand)
-            evaluated += sc.evaluated
-        chosen = remaining.pop(local)
+            st = _Step(rows, cov, n)
+            step_hint = ranks[ids] if ranks is not None else hint
+            local, partial = _most_exogenous(st, ids, is_cand, step_hint, tolerance, first_full=ranks is not None)
+            evaluated += st.evaluated
+            hint = partial - np.minimum(0.0, np.nan_to_num(st.D[:, local])) ** 2  # without the winner's pair
+        chosen = int(ids[local])
         order.append(chosen)
         if orders is not None:
             orders = orders[orders[:, 0] != chosen]
-        if remaining:  # replace every other variable by its residual on the chosen one
-            x_m = rows[local]
-            xm_c = x_m - x_m.mean()
-            rows = np.delete(rows, local, axis=0)
-            cov = (rows @ xm_c) / (n - 1)  # sum of (x_i - mean_i) * xm_c, as sum(xm_c) = 0
-            rows -= np.outer(cov / (xm_c @ xm_c / n), x_m)
+        last = ids.size - 1
+        if last == 0:
+            break
+        # replace every other variable by its residual on the chosen one: move the chosen row to the end,
+        # residualise the rest in place and update their covariance (a rank-one Schur complement)
+        for arr in (ids, hint):
+            arr[[local, last]] = arr[[last, local]]
+        rows[[local, last]] = rows[[last, local]]
+        cov[[local, last]] = cov[[last, local]]
+        cov[:, [local, last]] = cov[:, [last, local]]
+        x_m, c_m = rows[last], cov[:last, last]
+        a = (q * c_m / cov[last, last]).astype(dtype)
+        for lo in range(0, last, _CHUNK):
+            rows[lo : min(lo + _CHUNK, last)] -= np.multiply.outer(a[lo : lo + _CHUNK], x_m)
+        cov = cov[:last, :last] - (2.0 * q - q * q) * np.outer(c_m, c_m) / cov[last, last]
+        rows, ids, hint = rows[:last], ids[:last], hint[:last]
     return order, evaluated
 
 
@@ -267,7 +338,18 @@ def estimate_adjacency(
     return B
 
 
-def direct_lingam(X: np.ndarray, prior_knowledge: np.ndarray | None = None, gamma: float = 1.0) -> LingamResult:
-    """Fit DirectLiNGAM (pwling order + adaptive-lasso/BIC pruning) to ``X`` (``n x d``, no constant columns)."""
-    order, evaluated = causal_order(X, prior_knowledge)
+def direct_lingam(
+    X: np.ndarray,
+    prior_knowledge: np.ndarray | None = None,
+    gamma: float = 1.0,
+    *,
+    warm_order: Sequence[int] | None = None,
+    tolerance: float = 0.0,
+    dtype: type = np.float32,
+) -> LingamResult:
+    """Fit DirectLiNGAM (pwling order + adaptive-lasso/BIC pruning) to ``X`` (``n x d``, no constant columns).
+
+    ``warm_order``, ``tolerance`` and ``dtype`` are those of :func:`causal_order`; the pruning is float64.
+    """
+    order, evaluated = causal_order(X, prior_knowledge, warm_order=warm_order, tolerance=tolerance, dtype=dtype)
     return LingamResult(order, estimate_adjacency(X, order, prior_knowledge, gamma), evaluated)

@@ -63,7 +63,7 @@ def _brute_force_order(X: np.ndarray) -> list[int]:
 def test_branch_and_bound_matches_exhaustive_search(seed, d, batch, monkeypatch):
     import causal.lingam
 
-    monkeypatch.setattr(causal.lingam, "_BATCH", batch)
+    monkeypatch.setattr(causal.lingam, "_FIRST_BATCH", batch)
     X, _ = random_sem(d, 800, seed, edge_prob=0.5)
     order, evaluated = causal_order(X)
     assert order == _brute_force_order(X)
