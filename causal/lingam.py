@@ -125,7 +125,7 @@ class _Step:
     float64, kept up to date by the caller) are read, never written.
     """
 
-    def __init__(self, rows: np.ndarray, cov: np.ndarray, n: int) -> None:
+    def __init__(self, rows: np.ndarray, cov: np.ndarray, n: int, h: np.ndarray | None = None) -> None:
         self.rows = rows
         std = np.sqrt(np.diag(cov))
         rho = cov / np.outer(std, std)
@@ -133,8 +133,10 @@ class _Step:
         # Reference residual: cov with ddof=1 over var with ddof=0 (population), hence the n / (n - 1).
         self.coef = rho * (n / (n - 1.0))
         self.res_std = np.sqrt(np.clip(1.0 - 2.0 * self.coef * rho + self.coef**2, 1e-300, None))
-        self.h = _entropy_rows(rows * self.inv_std.astype(rows.dtype)[:, None])
         m = rows.shape[0]
+        # entropies of the standardised variables, unless known: the previous step's winner row holds them
+        self.h = _entropy_rows(rows * self.inv_std.astype(rows.dtype)[:, None]) if h is None else h
+        self.h_res = np.full((m, m), np.nan)  # h_res[a, b]: entropy of the standardised residual of x_b on x_a
         self.D = np.full((m, m), np.nan)
         np.fill_diagonal(self.D, 0.0)
         self.evaluated = 0
@@ -159,6 +161,7 @@ class _Step:
             bottom *= (self.inv_std[j] / s_jk).astype(dt)[:, None]
             bottom -= np.multiply.outer((self.coef[j, k] * self.inv_std[k] / s_jk).astype(dt), x_k)
             h = _entropy_rows(U)
+            self.h_res[j, k], self.h_res[k, j] = h[:K], h[K:]
             out[lo : lo + K] = (self.h[j] + h[:K]) - (self.h[k] + h[K:])
         self.D[k, others] = out
         self.D[others, k] = -out
@@ -184,6 +187,7 @@ def _most_exogenous(
         ``(row, partial)``: the winner's row and every variable's partial score (a hint for the next step).
     """
     m = var_ids.size
+    tolerance = tolerance * (m - 1)  # per pair -> on the score, a sum over m - 1 pairs
     partial = np.zeros(m)
     complete = np.zeros(m, dtype=bool)
     missing = np.full(m, m - 1)
@@ -275,6 +279,7 @@ def causal_order(
     rows = np.ascontiguousarray(Xc.T, dtype=dtype)  # row r holds variable ids[r]; centred (residuals stay so)
     ids = np.arange(d)
     hint = np.zeros(d)
+    h_next = None  # entropies of the next step's variables, when the last step computed them
     q = n / (n - 1.0)
     order: list[int] = []
     evaluated = 0
@@ -285,12 +290,15 @@ def causal_order(
             raise ValueError(f"prior knowledge is cyclic among variables {sorted(ids.tolist())}")
         if is_cand.sum() == 1:
             local = int(np.flatnonzero(is_cand)[0])
+            h_next = None
         else:
-            st = _Step(rows, cov, n)
+            st = _Step(rows, cov, n, h_next)
             step_hint = ranks[ids] if ranks is not None else hint
             local, partial = _most_exogenous(st, ids, is_cand, step_hint, tolerance, first_full=ranks is not None)
             evaluated += st.evaluated
             hint = partial - np.minimum(0.0, np.nan_to_num(st.D[:, local])) ** 2  # without the winner's pair
+            # the standardised residual of x_j on the winner is the next step's standardised x_j
+            h_next = st.h_res[local].copy()
         chosen = int(ids[local])
         order.append(chosen)
         if orders is not None:
@@ -300,7 +308,7 @@ def causal_order(
             break
         # replace every other variable by its residual on the chosen one: move the chosen row to the end,
         # residualise the rest in place and update their covariance (a rank-one Schur complement)
-        for arr in (ids, hint):
+        for arr in (ids, hint) if h_next is None else (ids, hint, h_next):
             arr[[local, last]] = arr[[last, local]]
         rows[[local, last]] = rows[[last, local]]
         cov[[local, last]] = cov[[last, local]]
@@ -311,6 +319,7 @@ def causal_order(
             rows[lo : min(lo + _CHUNK, last)] -= np.multiply.outer(a[lo : lo + _CHUNK], x_m)
         cov = cov[:last, :last] - (2.0 * q - q * q) * np.outer(c_m, c_m) / cov[last, last]
         rows, ids, hint = rows[:last], ids[:last], hint[:last]
+        h_next = None if h_next is None else h_next[:last]
     return order, evaluated
 
 
