@@ -55,19 +55,17 @@ def sem_family(
         raise ValueError(f"sem_family: graph must be one of {list(GRAPHS)}, got '{graph}'")
     rng = np.random.default_rng(seed)
     edge_prob = min(1.0, 3.0 / max(d - 1, 1)) if graph == "sparse" else 0.3
-    E = _noise(rng, noise, (n, d))
     perm = rng.permutation(d)  # perm[k]: column of the k-th variable in causal order
-    X = np.empty((n, d))
     B = np.zeros((d, d))
+    cov = np.zeros((d, d))  # population covariance of the variables, in causal order
     for k in range(d):
-        col = perm[k]
-        parents = perm[:k][rng.random(k) < edge_prob]
-        x = E[:, col].copy()
+        parents = np.flatnonzero(rng.random(k) < edge_prob)
         if parents.size:
             coef = rng.choice([-1.0, 1.0], size=parents.size) * rng.uniform(0.5, 1.5, size=parents.size)
-            signal = X[:, parents] @ coef
-            coef /= max(float(signal.std()), 1e-12)  # parents explain unit variance, like the noise
-            B[col, parents] = coef
-            x += X[:, parents] @ coef
-        X[:, col] = x
+            coef /= np.sqrt(coef @ cov[np.ix_(parents, parents)] @ coef)  # parents explain unit variance
+            B[perm[k], perm[parents]] = coef
+            cov[k, :k] = cov[:k, k] = coef @ cov[parents, :k]
+        cov[k, k] = 2.0 if parents.size else 1.0
+    E = _noise(rng, noise, (n, d))  # drawn after the graph: the same seed gives the same SEM at any n
+    X = np.linalg.solve(np.eye(d) - B, E.T).T
     return X, B
