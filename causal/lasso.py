@@ -60,8 +60,7 @@ def moments(X: np.ndarray) -> Moments:
 
 def _min_pos(values: np.ndarray) -> float:
     """Smallest strictly positive entry (``inf`` when there is none)."""
-    pos = values[values > 0]
-    return float(pos.min()) if pos.size else float("inf")
+    return float(np.where(values > 0, values, np.inf).min(initial=np.inf))
 
 
 def ols_from_moments(cov: np.ndarray, predictors: np.ndarray, target: int) -> np.ndarray:
@@ -124,6 +123,8 @@ def lars_lasso_path(
         bic_const = n_samples * np.log(2.0 * np.pi * sigma2)
         best_bic = bic_const + yy / sigma2  # the empty model
         floor = bic_const + (n_samples - p - 1.0)  # RSS >= RSS_ols = sigma2 (n - p - 1) at every knot
+        log_n = float(np.log(n_samples))
+        gram_coef = np.zeros(p)  # gram @ coef, updated along the path
     while True:
         k = active.size
         if k < p:
@@ -160,7 +161,8 @@ def lars_lasso_path(
         aa = 1.0 / np.sqrt(max(float(ls @ signs), _EPS64))
         w = aa * ls
         idx_in = np.flatnonzero(inactive)
-        corr_dir = np.around((gram_a[:, : active.size] @ w)[idx_in], decimals=_COV_DECIMALS)
+        direction = gram_a[:, : active.size] @ w  # gram @ (change of coef per unit step)
+        corr_dir = np.around(direction[idx_in], decimals=_COV_DECIMALS)
         c_in = cov[idx_in]
         gamma = min(
             _min_pos((c_max - c_in) / (aa - corr_dir + _TINY32)),
@@ -172,10 +174,9 @@ def lars_lasso_path(
         drop = z_pos < gamma
         if drop:
             gamma = z_pos
-        new = np.zeros(p)
-        new[active] = coef[active] + gamma * w
+        coef = coef.copy()
+        coef[active] += gamma * w
         cov[idx_in] = c_in - gamma * corr_dir
-        coef = new
         n_iter += 1
         prev_alpha = alpha
         if drop:
@@ -192,10 +193,10 @@ def lars_lasso_path(
             cov[dropped] = xy[dropped] - gram[dropped] @ coef
         path.append(coef)
         if bic_stop is not None:
-            c_a = coef[active]
-            rss = yy - 2.0 * c_a @ xy[active] + c_a @ (gram_a[active, : active.size] @ c_a)
-            best_bic = min(best_bic, bic_const + rss / sigma2 + np.log(n_samples) * active.size)
-            if floor + np.log(n_samples) * (active.size - BIC_DROP_ALLOWANCE) > best_bic:
+            gram_coef += gamma * direction
+            rss = yy - 2.0 * (coef @ xy) + coef @ gram_coef
+            best_bic = min(best_bic, bic_const + rss / sigma2 + log_n * active.size)
+            if floor + log_n * (active.size - BIC_DROP_ALLOWANCE) > best_bic:
                 break
     return np.array(path)
 
