@@ -2,7 +2,7 @@
 
 Run in the reference venv (``lingam`` pins an old scipy, so it never goes into the main interpreter)::
 
-    OMP_NUM_THREADS=1 .venv-lingam/bin/python benchmarks/lingam_speed.py    # the full table (~10-15 min)
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv-lingam/bin/python benchmarks/lingam_speed.py    # the table (~10-15 min)
     python benchmarks/lingam_speed.py --dims 24 44 --no-reference           # ours only
 
 Families: sparse (about 1.5 parents per variable) or dense (edge probability 0.3) graphs x uniform,

@@ -61,9 +61,9 @@ def _brute_force_order(X: np.ndarray) -> list[int]:
 
 @pytest.mark.parametrize("seed,d,batch", [(0, 8, 8), (1, 8, 2), (2, 8, 3), (3, 12, 8), (4, 12, 1)])
 def test_branch_and_bound_matches_exhaustive_search(seed, d, batch, monkeypatch):
-    import causal.lingam
+    import causal.pwling
 
-    monkeypatch.setattr(causal.lingam, "_FIRST_BATCH", batch)
+    monkeypatch.setattr(causal.pwling, "_FIRST_BATCH", batch)
     X, _ = random_sem(d, 800, seed, edge_prob=0.5)
     order, evaluated = causal_order(X, tolerance=0.0)
     assert order == _brute_force_order(X)
