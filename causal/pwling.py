@@ -43,6 +43,12 @@ def _entropy_rows(U: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
 #: let such variables through on dense families at d = 100, 3e-8 did not on any family.
 DEFAULT_TOLERANCE = 3e-8
 
+#: With a tolerance, a variable is also accepted when its score is within this fraction of the step's
+#: minimum: the scores of exogenous variables are sampling noise (of similar size among themselves), and
+#: with skewed noise at large d they exceed the absolute tolerance, which would make the search complete
+#: every one of them as the exact search does.
+REL_TOLERANCE = 0.5
+
 _CHUNK = 8  # pairs per entropy evaluation: 2 x 8 residual rows (and the work space) stay in L2
 _FIRST_BATCH = 8  # pairs evaluated on a candidate's first visit (its most correlated partners)
 
@@ -124,6 +130,7 @@ def _most_exogenous(
     """
     m = var_ids.size
     tolerance = tolerance * (m - 1)  # per pair -> on the score, a sum over m - 1 pairs
+    rel = REL_TOLERANCE if tolerance > 0.0 else 0.0
     partial = np.zeros(m)
     complete = np.zeros(m, dtype=bool)
     missing = np.full(m, m - 1)
@@ -132,7 +139,7 @@ def _most_exogenous(
     while True:
         alive = is_cand & ~complete
         if best >= 0:
-            keep = partial < best_m - tolerance
+            keep = partial < (best_m - tolerance) / (1.0 + rel)
             if tolerance == 0.0:
                 keep |= (partial == best_m) & (var_ids < var_ids[best])
             alive &= keep
