@@ -20,9 +20,11 @@ within a documented tolerance of it (the default), at a cost that hardly depends
 * **tolerance** (per pair, :data:`DEFAULT_TOLERANCE`): exact pruning needs every near-exogenous
   variable's full row (their scores are sampling noise of each other), so its saving depends on how many
   there are (many in sparse graphs: ~11x the minimal work at d = 100, against ~3x in dense ones). Accepting
-  a variable whose score is within ``(m - 1) * tolerance`` of the step's minimum stops at the first such
-  variable: 1-3x the minimal work on every family. The orders then differ from the reference only among
-  variables whose scores are within the tolerance; the adjacency of the reference tests is unchanged.
+  a variable whose score is at most ``(1 + REL_TOLERANCE) * minimum + (m - 1) * tolerance`` (``m``
+  remaining variables; :data:`causal.pwling.REL_TOLERANCE` = 0.5 applies only when ``tolerance > 0``)
+  stops at the first such variable: 1-3x the minimal work on every family. The orders then differ from
+  the reference only among variables whose scores are within the tolerance; the adjacency of the
+  reference tests is unchanged (one weak edge differed on one benchmark family, see the benchmark).
 * **warm start** (``warm_order``): the previous causal order's earliest remaining variable is scored first,
   in full, at each step; when it is within the tolerance of zero it is accepted (verify, one row per step:
   the minimal work), otherwise the search goes on from there (repair). With ``tolerance=0`` the result is
@@ -135,8 +137,9 @@ def causal_order(
             its earliest remaining variable is scored first, in full; the search then only has to beat
             it (verify) or finds the better variable (repair). The order returned does not depend on it
             when ``tolerance == 0``.
-        tolerance: per pair: accept a variable whose pwling score is within ``(m - 1) * tolerance`` of the
-            step's minimum (``m`` remaining variables); 0 is the exact arg-min, the reference's order.
+        tolerance: per pair: accept a variable whose pwling score is at most ``(1 + REL_TOLERANCE)`` times
+            the step's minimum plus ``(m - 1) * tolerance`` (``m`` remaining variables); 0 is the exact
+            arg-min, the reference's order.
         dtype: dtype of the residual data the entropies are computed on (``np.float32`` or ``np.float64``);
             the covariances, coefficients and sums are float64 either way.
 

@@ -120,10 +120,11 @@ def _most_exogenous(
     a non-negative amount to one of its two variables' partial scores, a lower bound of the full score. The
     candidate with the smallest partial score (then the smallest ``hint``) is extended next: on its first
     visit by its ``_FIRST_BATCH`` most correlated partners (its likeliest parents), then by all its missing
-    pairs. A candidate whose partial score reaches ``best - tolerance`` (``best``: the smallest complete score)
-    is dropped. With ``tolerance == 0`` the winner is the exact arg-min, ties to the smallest variable id as
-    in the reference, whatever the hint; with ``tolerance > 0`` its score is at most the minimum plus
-    ``tolerance``. The hint and ``first_full`` only change the work.
+    pairs. A candidate whose partial score reaches ``(best - tol) / (1 + REL_TOLERANCE)`` (``best``: the
+    smallest complete score, ``tol = (m - 1) * tolerance``) is dropped. With ``tolerance == 0`` the winner is
+    the exact arg-min, ties to the smallest variable id as in the reference, whatever the hint; with
+    ``tolerance > 0`` its score is at most ``(1 + REL_TOLERANCE) * minimum + tol``. The hint and
+    ``first_full`` only change the work.
 
     Returns:
         ``(row, partial)``: the winner's row and every variable's partial score (a hint for the next step).
