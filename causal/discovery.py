@@ -102,6 +102,7 @@ def fit_factored_graph(
     max_samples: int | None = None,
     t_threshold: float = 3.0,
     gamma: float = 1.0,
+    warm_order: list[str] | None = None,
 ) -> FactoredGraph:
     """Fit the factored reward/transition graph of an MDP and the CIP weights.
 
@@ -119,6 +120,10 @@ def fit_factored_graph(
         max_samples: use at most this many (randomly chosen) transitions.
         t_threshold: ``|t|`` above which the regression baseline keeps an edge.
         gamma: exponent of the adaptive-lasso weights.
+        warm_order: the previous fit's ``FactoredGraph.causal_order`` (names such as ``"s3"``, ``"a0"``,
+            ``"r"``): DirectLiNGAM verifies and repairs it instead of searching from scratch (see
+            :func:`causal.lingam.direct_lingam`). Names no longer fitted are skipped, new ones go last; it
+            only steers the search. Ignored by ``method="regression"``.
 
     Returns:
         The fitted :class:`FactoredGraph` (coefficients on standardised variables).
@@ -180,7 +185,11 @@ def fit_factored_graph(
         order = names
     elif method == "direct_lingam":
         pk = make_prior_knowledge(len(names), sinks=[len(names) - 1])
-        fit = direct_lingam(X, pk, gamma=gamma)
+        warm = None
+        if warm_order is not None:
+            seen = [names.index(v) for v in dict.fromkeys(warm_order) if v in names]
+            warm = seen + [i for i in range(len(names)) if i not in seen]
+        fit = direct_lingam(X, pk, gamma=gamma, warm_order=warm)
         b[kept] = fit.adjacency[-1, :-1]
         order = [names[i] for i in fit.causal_order]
     else:

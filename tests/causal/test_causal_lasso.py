@@ -63,3 +63,28 @@ def test_collinear_predictors_do_not_crash():
     data = np.column_stack([X, X[:, 0], y])  # column 4 duplicates column 0
     coef = adaptive_lasso_bic(moments(data), list(range(5)), 5)
     assert np.all(np.isfinite(coef))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_early_stop_selects_the_whole_paths_model(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(15):
+        n, p = int(rng.choice([200, 2000])), int(rng.integers(5, 60))
+        mixing = np.eye(p) + rng.normal(size=(p, p)) * (rng.random((p, p)) < rng.uniform(0.05, 0.4))
+        X = rng.laplace(size=(n, p)) @ mixing
+        mom, target = moments(X), int(rng.integers(p))
+        preds = [k for k in range(p) if k != target]
+        early = adaptive_lasso_bic(mom, preds, target, early_stop=True)
+        full = adaptive_lasso_bic(mom, preds, target, early_stop=False)
+        np.testing.assert_array_equal(early, full)
+
+
+def test_early_stop_shortens_the_path():
+    X, y, _ = _design(3000, 40, 2)
+    gram, xy = X.T @ X, X.T @ y
+    beta = np.linalg.solve(gram, xy)
+    sigma2 = float(((y - X @ beta) ** 2).sum() / (3000 - 40 - 1))
+    full = lars_lasso_path(gram, xy, 3000)
+    early = lars_lasso_path(gram, xy, 3000, bic_stop=(float(y @ y), sigma2))
+    assert len(early) < len(full)
+    np.testing.assert_allclose(early, full[: len(early)])
