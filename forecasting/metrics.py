@@ -20,15 +20,19 @@ def _agent_errors(pred: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tenso
     return err.mean(dim=-1), err[..., -1]
 
 
-def _check(pred: torch.Tensor, future: torch.Tensor, agent_mask: torch.Tensor) -> torch.Tensor:
+def check_shapes(
+    pred: torch.Tensor, future: torch.Tensor, agent_mask: torch.Tensor, who: str = "metrics"
+) -> torch.Tensor:
+    """Check that predictions ``(..., B, K, P, 2)`` fit ``future`` and ``agent_mask`` and that every scene has a real
+    agent (``ValueError`` prefixed by ``who`` otherwise); returns the real agents per scene ``(B,)``."""
     if pred.shape[-4:] != future.shape or future.shape[:2] != agent_mask.shape or future.shape[-1] != 2:
         raise ValueError(
-            f"metrics: prediction {tuple(pred.shape)}, future {tuple(future.shape)} and agent_mask "
+            f"{who}: prediction {tuple(pred.shape)}, future {tuple(future.shape)} and agent_mask "
             f"{tuple(agent_mask.shape)} do not match (expected (..., B, K, P, 2), (B, K, P, 2), (B, K))"
         )
     counts = agent_mask.sum(dim=1)
     if bool((counts == 0).any()):
-        raise ValueError("metrics: a scene has no real agent (agent_mask all False)")
+        raise ValueError(f"{who}: a scene has no real agent (agent_mask all False)")
     return counts.to(future.dtype)
 
 
@@ -45,7 +49,7 @@ def ade_fde(
     Returns:
         ``ade, fde``, each ``(B,)``: means over the scene's real agents.
     """
-    counts = _check(pred_positions, future, agent_mask)
+    counts = check_shapes(pred_positions, future, agent_mask)
     ade, fde = _agent_errors(pred_positions, future)
     m = agent_mask.to(ade.dtype)
     return (ade * m).sum(-1) / counts, (fde * m).sum(-1) / counts
@@ -67,7 +71,7 @@ def best_of_k(
     """
     if samples.dim() != 5:
         raise ValueError(f"best_of_k: samples must be (N, B, K, P, 2), got {tuple(samples.shape)}")
-    counts = _check(samples, future, agent_mask)
+    counts = check_shapes(samples, future, agent_mask)
     ade, fde = _agent_errors(samples, future.unsqueeze(0))
     m = agent_mask.to(ade.dtype)
     ade_sum = (ade * m).sum(-1)  # (N, B)

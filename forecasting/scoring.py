@@ -22,17 +22,14 @@ from __future__ import annotations
 
 import torch
 
+from forecasting.metrics import check_shapes
+
 
 def _flatten(samples: torch.Tensor, future: torch.Tensor, agent_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """``(B, N, D)`` masked sample vectors, ``(B, D)`` masked truth and ``(B,)`` normaliser."""
-    if samples.dim() != 5 or samples.shape[1:] != future.shape or future.shape[:2] != agent_mask.shape:
-        raise ValueError(
-            f"energy_score: samples {tuple(samples.shape)}, future {tuple(future.shape)} and agent_mask "
-            f"{tuple(agent_mask.shape)} do not match (expected (N, B, K, P, 2), (B, K, P, 2), (B, K))"
-        )
-    counts = agent_mask.sum(dim=1)
-    if bool((counts == 0).any()):
-        raise ValueError("energy_score: a scene has no real agent (agent_mask all False)")
+    if samples.dim() != 5:
+        raise ValueError(f"energy_score: samples must be (N, B, K, P, 2), got {tuple(samples.shape)}")
+    counts = check_shapes(samples, future, agent_mask, who="energy_score")
     m = agent_mask[:, :, None, None].to(samples.dtype)
     b = future.shape[0]
     x = (samples * m).permute(1, 0, 2, 3, 4).reshape(b, samples.shape[0], -1).to(torch.float64)
