@@ -170,6 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingError as err:
         print(f"causal-priors {name}: training stopped: {err}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error of the command
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0
 
 
 if __name__ == "__main__":
