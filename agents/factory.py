@@ -11,6 +11,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
 from agents.config import AgentConfig, TrainConfig, causal_config
+from causal_priors.devices import resolve_device
 
 if TYPE_CHECKING:
     from causal_priors.checkpoints import Checkpoint
@@ -49,7 +50,7 @@ def algorithm_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         ent_coef=_ent_coef(a.ent_coef),
         policy_kwargs={"net_arch": list(a.net_arch)},
         seed=cfg.seed,
-        device=cfg.device,
+        device=resolve_device(cfg.device),
         verbose=0,
     )
     if algorithm_class(a) is not SAC:
