@@ -15,10 +15,12 @@ Schedule: the first fit once ``max(min_samples, min(window, buffer_size))`` tran
 ``refit_every`` env steps. Exact resume: each fit gets its own seed from ``(run seed, refit index)`` and the
 global RNG states are restored around it, so a refit never shifts the random draws of training.
 
-Warm refits (``causal.warm_start``, default on): each DirectLiNGAM refit is given the previous fit's causal
-order (:attr:`CausalPrior.warm_order`, part of the state dict) to verify and repair instead of searching from
-scratch; it logs ``causal/warm_start`` and ``causal/warm_order_kept`` (the share of steps whose variable was the
-warm order's guess, see :func:`warm_steps_kept`) next to ``causal/fit_seconds`` and ``causal/refit_seconds``.
+Warm refits: each DirectLiNGAM refit is given the previous fit's causal order (:attr:`CausalPrior.warm_order`,
+part of the state dict) to verify and repair instead of searching from scratch. There is no config key for it (a
+new key would make the saved ``config.yaml`` of older runs differ, and they could not resume); an empty
+``warm_order`` means a cold fit. A refit logs ``causal/warm_start`` and ``causal/warm_order_kept`` (the share of
+steps whose variable was the warm order's guess, see :func:`warm_steps_kept`) next to ``causal/fit_seconds`` and
+``causal/refit_seconds``.
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ class CausalPrior:
         c = self.cfg
         states, actions, rewards, next_states = recent_transitions(buffer, c.window)
         seed = fit_seed(self.seed, self.n_refits)
-        warm = list(self.warm_order) if c.warm_start and self.warm_order and c.method == "direct_lingam" else None
+        warm = list(self.warm_order) if self.warm_order and c.method == "direct_lingam" else None
         with preserved_global_rng():
             graph = causal.fit_factored_graph(
                 states,

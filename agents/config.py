@@ -64,9 +64,6 @@ class CausalConfig:
     weight_scale: str = "relative"
     """``relative``: x = |b| / max |b| per block, so T alone sets the spread (w_max / w_min <= exp(1/T)) on any
     reward scale; ``absolute``: the spec's x = |b| (nearly flat at T = 1 on standardised data; old results)."""
-    warm_start: bool = True
-    """Start each DirectLiNGAM refit from the previous fit's causal order (verify and repair it; see
-    ``causal.lingam``) instead of searching from scratch. Same graph as a cold fit up to the search tolerance."""
     transition_graph: bool = True
     """Also fit the (state, action) -> next-state graph (the global validity rule and diagnostics)."""
     irrelevance: str = "edges"

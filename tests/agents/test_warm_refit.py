@@ -32,10 +32,8 @@ def _fill(buffer: ReplayBuffer, data: tuple[np.ndarray, ...], rows: range) -> No
         buffer.add(S[t : t + 1], S2[t : t + 1], A[t : t + 1], R[t : t + 1], np.array([False]), [{}])
 
 
-def _prior(warm_start: bool) -> CausalPrior:
-    cfg = CausalConfig(
-        entropy=True, window=2000, min_samples=2000, refit_every=1000, transition_graph=False, warm_start=warm_start
-    )
+def _prior() -> CausalPrior:
+    cfg = CausalConfig(entropy=True, window=2000, min_samples=2000, refit_every=1000, transition_graph=False)
     return CausalPrior(cfg, OBS, ACT, buffer_size=5000, seed=0, device="cpu")
 
 
@@ -53,9 +51,10 @@ def refits():
     """A warm and a cold prior refitted on the same buffer at steps 2000 and 3000 (windows 0-2000, 1000-3000)."""
     data = _transitions(3000, seed=5)
     buffer = ReplayBuffer(5000, spaces.Box(-9e9, 9e9, (OBS,)), spaces.Box(-1, 1, (ACT,)), device="cpu")
-    warm, cold = _prior(True), _prior(False)
+    warm, cold = _prior(), _prior()
     _fill(buffer, data, range(2000))
     first = [p.maybe_refit(2000, buffer) for p in (warm, cold)]
+    cold.warm_order = []  # no previous order: the second refit searches from scratch
     _fill(buffer, data, range(2000, 3000))
     second = [p.maybe_refit(3000, buffer) for p in (warm, cold)]
     return warm, cold, first, second
@@ -90,7 +89,7 @@ def test_warm_order_goes_through_the_state_dict(refits):
     warm = refits[0]
     state = warm.state_dict()
     assert state["warm_order"] == warm.warm_order and all(isinstance(v, str) for v in state["warm_order"])
-    fresh = _prior(True)
+    fresh = _prior()
     fresh.load_state_dict(state)
     assert fresh.warm_order == warm.warm_order
     state["warm_order"] = ["s0", "r"]  # a changed saved order is taken as saved, not re-derived from the graph
