@@ -77,3 +77,17 @@ def test_one_update_keeps_every_tensor_on_the_policy_device():
         model.train(gradient_steps=2, batch_size=model.batch_size)
     assert set(log.seen) == {policy_device}, {d: sorted(ops)[:5] for d, ops in log.seen.items()}
     assert model.replay_buffer.last_n_counterfactual > 0  # the counterfactual rows were part of it
+
+
+def test_a_run_saved_on_a_gpu_loads_here(monkeypatch, tmp_path):
+    """Training asks for its device strictly; loading a finished run (evaluate, discover) falls back to auto."""
+    from agents.factory import on_this_machine
+    from agents.workspace import build_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = build_config(["agent=sac", "env=reacher", "device=cuda", f"run_root={tmp_path}"])
+    with pytest.warns(UserWarning, match="device=cuda is not available here: loading on cpu"):
+        assert on_this_machine(cfg).device == "auto"
+    assert cfg.device == "cuda"  # the saved config is not changed
+    local = build_config(["agent=sac", "env=reacher", "device=cpu", f"run_root={tmp_path}"])
+    assert on_this_machine(local) is local
