@@ -80,7 +80,7 @@ def test_one_update_keeps_every_tensor_on_the_policy_device():
 
 
 def test_a_run_saved_on_a_gpu_loads_here(monkeypatch, tmp_path):
-    """Training asks for its device strictly; loading a finished run (evaluate, discover) falls back to auto."""
+    """Training asks for its device strictly; loading a finished run (evaluate) falls back to auto."""
     from agents.factory import on_this_machine
     from agents.workspace import build_config
 
