@@ -14,6 +14,13 @@ One plain object, owned by :class:`agents.causal_sac.CausalSAC` and called from 
 Schedule: the first fit once ``max(min_samples, min(window, buffer_size))`` transitions exist, then every
 ``refit_every`` env steps. Exact resume: each fit gets its own seed from ``(run seed, refit index)`` and the
 global RNG states are restored around it, so a refit never shifts the random draws of training.
+
+Warm refits: each DirectLiNGAM refit is given the previous fit's causal order (:attr:`CausalPrior.warm_order`,
+part of the state dict) to verify and repair instead of searching from scratch. There is no config key for it (a
+new key would make the saved ``config.yaml`` of older runs differ, and they could not resume); an empty
+``warm_order`` means a cold fit. A refit logs ``causal/warm_start`` and ``causal/warm_order_kept`` (the share of
+steps whose variable was the warm order's guess, see :func:`warm_steps_kept`) next to ``causal/fit_seconds`` and
+``causal/refit_seconds``.
 """
 
 from __future__ import annotations
@@ -46,6 +53,24 @@ def first_fit_step(window: int, min_samples: int, buffer_size: int) -> int:
 def fit_seed(seed: int | None, refit_index: int) -> int:
     """Seed of the ``refit_index``-th fit of a run with ``seed`` (independent of everything else)."""
     return int(np.random.SeedSequence([int(seed or 0), 7_433, int(refit_index)]).generate_state(1)[0])
+
+
+def warm_steps_kept(warm_order: list[str], order: list[str]) -> float:
+    """Share of the steps of ``order`` whose variable was the earliest remaining one of ``warm_order``.
+
+    That is what a warm-started search verifies instead of searching (variables of ``order`` missing from
+    ``warm_order`` count as not kept): 1.0 when the order is unchanged, 0.0 for an empty ``order``.
+    """
+    if not order:
+        return 0.0
+    remaining = [v for v in dict.fromkeys(warm_order) if v in set(order)]
+    kept = 0
+    for name in order:
+        if remaining and remaining[0] == name:
+            kept += 1
+        if name in remaining:
+            remaining.remove(name)
+    return kept / len(order)
 
 
 def stored_slots(buffer: ReplayBuffer) -> int:
@@ -122,6 +147,7 @@ class CausalPrior:
         )
         self.local_free = np.zeros((0, obs_dim), dtype=bool)
         self.scored_pos = 0
+        self.warm_order: list[str] = []
         self.use_graph(causal.uniform_graph(obs_dim, action_dim, cfg.temperature, cfg.weight_scale))
 
     # ---- weights and swap rule ------------------------------------------------------------------------------
@@ -167,6 +193,7 @@ class CausalPrior:
         c = self.cfg
         states, actions, rewards, next_states = recent_transitions(buffer, c.window)
         seed = fit_seed(self.seed, self.n_refits)
+        warm = list(self.warm_order) if self.warm_order and c.method == "direct_lingam" else None
         with preserved_global_rng():
             graph = causal.fit_factored_graph(
                 states,
@@ -178,10 +205,14 @@ class CausalPrior:
                 weight_scale=c.weight_scale,
                 seed=seed,
                 transition=c.transition_graph,
+                warm_order=warm,
             )
             graph_seconds = time.perf_counter() - start
             self.use_graph(graph)
             metrics = self._graph_metrics(graph, graph_seconds)
+            metrics["causal/warm_start"] = float(warm is not None)
+            metrics["causal/warm_order_kept"] = warm_steps_kept(warm, graph.causal_order) if warm else 0.0
+            self.warm_order = list(graph.causal_order)
             if self.local is not None and self.candidates.any():
                 local_start = time.perf_counter()
                 loss = self.local.fit(states, actions, next_states, c.dynamics_steps, seed)
@@ -228,6 +259,8 @@ class CausalPrior:
         out["causal/fit_seconds"] = float(seconds)
         out["causal/n_irrelevant"] = float(np.count_nonzero(self.candidates))
         out["causal/n_samples"] = float(graph.n_samples)
+        out["causal/n_dropped_state"] = float(len(graph.dropped_state))
+        out["causal/n_dropped_action"] = float(len(graph.dropped_action))
         out["augment/swap_dim_fraction"] = float(np.count_nonzero(self.candidates)) / max(1, graph.state_dim)
         return out
 
@@ -287,6 +320,7 @@ class CausalPrior:
             "local": self.local.state_dict() if self.local is not None else {},
             "local_free": th.as_tensor(self.local_free),
             "scored_pos": int(self.scored_pos),
+            "warm_order": list(self.warm_order),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -301,6 +335,8 @@ class CausalPrior:
             self.local.load_state_dict(state["local"])
         self.local_free = state["local_free"].numpy().astype(bool)
         self.scored_pos = int(state["scored_pos"])
+        # checkpoints written before warm refits: the saved graph's order is the one the next refit would get
+        self.warm_order = [str(v) for v in state.get("warm_order", self.graph.causal_order)]
 
 
 def _bit_generator_state(rng: np.random.Generator) -> dict[str, Any]:

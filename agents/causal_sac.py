@@ -90,7 +90,7 @@ class CausalSAC(SAC):
         data: ReplayBufferSamples,
         ent_coef: th.Tensor,
         inverse_log_q: th.Tensor | None = None,
-    ) -> tuple[th.Tensor, dict[str, float]]:
+    ) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """The soft Bellman target ``(batch, 1)`` (with the empowerment reward when that form is on), no gradient.
 
         Args:
@@ -99,7 +99,7 @@ class CausalSAC(SAC):
             inverse_log_q: per-dim ``log q_i(a_i | s, s')`` of the batch under the inverse model, if already computed.
         """
         c = self.causal_config
-        out: dict[str, float] = {}
+        out: dict[str, th.Tensor] = {}
         discounts = data.discounts if data.discounts is not None else self.gamma
         with th.no_grad():
             next_actions, next_log_prob = self.actor.action_log_prob(data.next_observations)
@@ -118,7 +118,7 @@ class CausalSAC(SAC):
                     inverse_log_q = per_dim_log_likelihood(*inverse_out, data.actions)
                 bonus, out = intrinsic_reward(inverse_log_q, self.prior.w_a, data.rewards, c.empowerment_clip)
                 rewards = rewards + c.empowerment_coef * bonus
-                out["train/empowerment_reward"] = float((c.empowerment_coef * bonus).abs().mean())
+                out["train/empowerment_reward"] = (c.empowerment_coef * bonus).abs().mean()
             target_q = rewards + (1 - data.dones) * discounts * next_q
         return target_q, out
 
@@ -132,11 +132,12 @@ class CausalSAC(SAC):
             and self.inverse_model
         )
 
-    def _gradient_step(self, data: ReplayBufferSamples, gradient_step: int) -> dict[str, float]:
-        """One SAC update with the causal terms switched by the flags; returns its metrics."""
+    def _gradient_step(self, data: ReplayBufferSamples, gradient_step: int) -> dict[str, th.Tensor]:
+        """One SAC update with the causal terms switched by the flags; returns its metrics as detached 0-dim
+        tensors on the policy's device (read on the host once per :meth:`train` call, not per metric)."""
         c = self.causal_config
         w_a = self.prior.w_a
-        out: dict[str, float] = {}
+        out: dict[str, th.Tensor] = {}
         if self.use_sde:
             self.actor.reset_noise()
 
@@ -151,13 +152,13 @@ class CausalSAC(SAC):
         if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
             ent_coef = th.exp(self.log_ent_coef.detach())
             ent_coef_loss = -(self.log_ent_coef * (log_prob + self.target_entropy).detach()).mean()
-            out["train/ent_coef_loss"] = ent_coef_loss.item()
+            out["train/ent_coef_loss"] = ent_coef_loss.detach()
             self.ent_coef_optimizer.zero_grad()
             ent_coef_loss.backward()
             self.ent_coef_optimizer.step()
         else:
             ent_coef = self.ent_coef_tensor
-        out["train/ent_coef"] = ent_coef.item()
+        out["train/ent_coef"] = ent_coef.detach()
 
         # one inverse forward serves the empowerment (reward or bonus, no gradient) and the inverse model's loss
         inverse_out = inverse_log_q = None
@@ -168,7 +169,7 @@ class CausalSAC(SAC):
         out.update(target_metrics)
         current_q = self.critic(data.observations, data.actions)
         critic_loss = 0.5 * sum(F.mse_loss(q, target_q) for q in current_q)
-        out["train/critic_loss"] = critic_loss.item()
+        out["train/critic_loss"] = critic_loss.detach()
         self.critic.optimizer.zero_grad()
         critic_loss.backward()
         self.critic.optimizer.step()
@@ -178,10 +179,10 @@ class CausalSAC(SAC):
         actor_loss = ent_coef * log_prob - min_q_pi
         if c.empowerment and c.empowerment_form == "entropy_bonus" and inverse_out is not None:
             emp = empowerment(log_pi_w, *inverse_out, w_a, self.prior.noise_generator)
-            out["train/empowerment"] = emp.mean().item()
+            out["train/empowerment"] = emp.mean().detach()
             actor_loss = actor_loss - c.empowerment_coef * emp
         actor_loss = actor_loss.mean()
-        out["train/actor_loss"] = actor_loss.item()
+        out["train/actor_loss"] = actor_loss.detach()
         self.actor.optimizer.zero_grad()
         actor_loss.backward()
         self.actor.optimizer.step()
@@ -214,7 +215,7 @@ class CausalSAC(SAC):
             optimizers += [self.ent_coef_optimizer]
         self._update_learning_rate(optimizers)
 
-        history: dict[str, list[float]] = defaultdict(list)
+        history: dict[str, list[th.Tensor]] = defaultdict(list)
         for gradient_step in range(gradient_steps):
             data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             for key, value in self._gradient_step(data, gradient_step).items():
@@ -222,8 +223,10 @@ class CausalSAC(SAC):
         self._n_updates += gradient_steps
 
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        for key, values in history.items():
-            self.logger.record(key, float(np.mean(values)))
+        if history:  # one device -> host transfer for all metrics of this call
+            means = th.stack([th.stack(values).float().mean() for values in history.values()]).tolist()
+            for key, value in zip(history, means, strict=True):
+                self.logger.record(key, value)
         if isinstance(self.replay_buffer, CounterfactualReplayBuffer):
             for key, value in self.replay_buffer.pop_stats().items():
                 self.logger.record(key, value)

@@ -78,7 +78,7 @@ def log_likelihood(mean: th.Tensor, log_std: th.Tensor, actions: th.Tensor) -> t
 
 def intrinsic_reward(
     log_q: th.Tensor, w_a: th.Tensor | None, rewards: th.Tensor, clip: float
-) -> tuple[th.Tensor, dict[str, float]]:
+) -> tuple[th.Tensor, dict[str, th.Tensor]]:
     """The empowerment bonus ``(batch, 1)`` added (times lambda) to the reward in the critic target.
 
     ``sum_i w_a[i] log q_i(a_i | s, s')`` of the stored action under the inverse model (``log_q``: the per-dim
@@ -93,8 +93,9 @@ def intrinsic_reward(
     with th.no_grad():
         raw = weighted_log_prob(log_q.detach(), w_a)
         z = (raw - raw.mean()) / raw.std().clamp_min(1e-6) if len(raw) > 1 else th.zeros_like(raw)
-        bonus = z.clamp(-clip, clip) * (rewards.std() if len(rewards) > 1 else th.zeros(()))
-    return bonus, {"train/empowerment_log_q": float(raw.mean()), "train/empowerment_bonus_std": float(bonus.std())}
+        bonus = z.clamp(-clip, clip) * (rewards.std() if len(rewards) > 1 else rewards.new_zeros(()))
+        stats = {"train/empowerment_log_q": raw.mean(), "train/empowerment_bonus_std": bonus.std()}
+    return bonus, stats
 
 
 def causal_entropy(
@@ -110,13 +111,14 @@ def causal_entropy(
     return -weighted_log_prob(squashed_gaussian_per_dim(u, mean, log_std, EPS), w_a)
 
 
-def inverse_update(optimizer: th.optim.Optimizer, log_lik: th.Tensor) -> dict[str, float]:
-    """One maximum-likelihood step of the inverse model given ``log q(a|s,s')`` of real transitions."""
+def inverse_update(optimizer: th.optim.Optimizer, log_lik: th.Tensor) -> dict[str, th.Tensor]:
+    """One maximum-likelihood step of the inverse model given ``log q(a|s,s')`` of real transitions; its loss as
+    a detached 0-dim tensor (on the model's device: no host transfer per step)."""
     loss = -log_lik.mean()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return {"train/inverse_loss": float(loss.item())}
+    return {"train/inverse_loss": loss.detach()}
 
 
 def empowerment(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from stable_baselines3 import SAC
@@ -11,6 +13,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs
 from agents.config import AgentConfig, TrainConfig, causal_config
+from causal_priors.devices import resolve_device
+from causal_priors.errors import ConfigError
 
 if TYPE_CHECKING:
     from causal_priors.checkpoints import Checkpoint
@@ -49,7 +53,7 @@ def algorithm_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         ent_coef=_ent_coef(a.ent_coef),
         policy_kwargs={"net_arch": list(a.net_arch)},
         seed=cfg.seed,
-        device=cfg.device,
+        device=resolve_device(cfg.device),
         verbose=0,
     )
     if algorithm_class(a) is not SAC:
@@ -63,6 +67,17 @@ def build_model(cfg: TrainConfig, env: VecEnv) -> OffPolicyAlgorithm:
     return algorithm_class(cfg.agent)(policy, env, **algorithm_kwargs(cfg))
 
 
+def on_this_machine(cfg: TrainConfig) -> TrainConfig:
+    """``cfg``, or a copy with ``device=auto`` when its device is missing here (a run trained on a GPU, loaded on
+    a laptop: checkpoints hold CPU tensors, so it loads anywhere); training itself keeps the strict check."""
+    try:
+        resolve_device(cfg.device)
+    except ConfigError:
+        warnings.warn(f"device={cfg.device} is not available here: loading on {resolve_device('auto')}", stacklevel=2)
+        return dataclasses.replace(cfg, device="auto")
+    return cfg
+
+
 def load_model(cfg: TrainConfig, ckpt: Checkpoint, env: VecEnv | None = None) -> OffPolicyAlgorithm:
     """The algorithm of a checkpoint: rebuilt from ``cfg``, then its saved state loaded (no unpickling).
 
@@ -70,6 +85,7 @@ def load_model(cfg: TrainConfig, ckpt: Checkpoint, env: VecEnv | None = None) ->
     """
     from agents.checkpoint import restore_checkpoint
 
+    cfg = on_this_machine(cfg)
     model = build_model(cfg, env if env is not None else make_vec_env(cfg, cfg.seed))
     restore_checkpoint(model, ckpt)
     return model

@@ -93,8 +93,8 @@ def test_first_update_uses_weighted_log_prob_in_critic_target_and_temperature_lo
     model.critic.load_state_dict(critic0)
     model.critic_target.load_state_dict(target0)
     metrics = model._gradient_step(model.replay_buffer.sample(model.batch_size), 0)
-    assert metrics["train/ent_coef_loss"] == pytest.approx(expected_alpha_loss, rel=1e-5)
-    assert metrics["train/critic_loss"] == pytest.approx(expected_critic.item(), rel=1e-5)
+    assert float(metrics["train/ent_coef_loss"]) == pytest.approx(expected_alpha_loss, rel=1e-5)
+    assert float(metrics["train/critic_loss"]) == pytest.approx(expected_critic.item(), rel=1e-5)
     assert not torch.allclose(weighted, log_prob.reshape(-1, 1))  # the two cases really differ
 
 
