@@ -74,7 +74,7 @@ class CausalView:
         out = np.empty((len(frames), self.dim), dtype=np.float64)
         for start in range(0, len(frames), ENCODE_CHUNK):
             chunk = th.as_tensor(frames[start : start + ENCODE_CHUNK], device=self.policy.device)
-            out[start : start + ENCODE_CHUNK] = self(({PIXELS_KEY: chunk})).cpu().numpy()
+            out[start : start + ENCODE_CHUNK] = self({PIXELS_KEY: chunk}).cpu().numpy()
         return out
 
     def shifted(self, data: Any, pad: int, generator: th.Generator) -> Any:

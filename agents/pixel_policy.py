@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch as th
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from stable_baselines3.sac.policies import Actor, MultiInputPolicy
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.sac.policies import Actor, MultiInputPolicy
 
 from agents.encoder import PixelEncoder
 

@@ -71,12 +71,14 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
             :mod:`envs.metaworld`).
         seed: seeds the wrappers' own randomness (distractor dynamics); pass ``seed`` to ``reset`` as usual.
         **options: fields of :class:`envs.config.EnvConfig` (``action_repeat``, ``sparse_reward``,
-            ``sparse_threshold``, ``pixels``, ``image_size``, ``frame_stack``, ``distractor_dims``, ``domain_shift`` (dict or
-            :class:`DomainShiftConfig`), ``kwargs`` (passed to the env's constructor), ``max_episode_steps``).
+            ``sparse_threshold``, ``pixels``, ``image_size``, ``frame_stack``, ``distractor_dims``,
+            ``domain_shift`` (dict or :class:`DomainShiftConfig`), ``kwargs`` (passed to the env's constructor),
+            ``max_episode_steps``).
 
     Returns:
         The wrapped env: observations are one float32 vector (with ``pixels=True`` a dict of
-        ``(3 * frame_stack, image_size, image_size)`` uint8 frames and the float32 state, see :mod:`envs.pixels`); episodes end after ``max_episode_steps`` agent steps when given, else at the
+        ``(3 * frame_stack, image_size, image_size)`` uint8 frames and the float32 state, see :mod:`envs.pixels`);
+        episodes end after ``max_episode_steps`` agent steps when given, else at the
         task's own limit (1000 steps for MuJoCo and dm_control tasks, 500 for Meta-World).
 
     Raises:
