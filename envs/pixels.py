@@ -12,7 +12,10 @@ the observation (not in ``info``) is what lets the replay buffer store it next t
 sampled transition carries both views of the same moment.
 
 Frames are rendered with ``MUJOCO_GL=egl`` (set if unset) at ``image_size`` directly by the simulator's
-renderer (no resize); gymnasium MuJoCo ids use their default tracking camera, dm_control ids camera 0.
+renderer (no resize); dm_control ids use camera 0; gymnasium MuJoCo ids use their free camera, whose look-at point
+gymnasium sets from the state at the renderer's first frame: :func:`fix_free_camera` sets it from the model's
+initial state instead, so that a frame depends on the simulator's state only (not on the run's history; exact
+resume needs that).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections import deque
 from typing import Any
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 from gymnasium import spaces
 
@@ -44,6 +48,23 @@ def render_kwargs(env_id: str, image_size: int) -> dict[str, Any]:
     return {"render_mode": "rgb_array", "width": image_size, "height": image_size}
 
 
+def fix_free_camera(env: gym.Env) -> None:
+    """Point a gymnasium MuJoCo env's free camera at the median geom position of the model's initial state.
+
+    Gymnasium's renderer takes that median from the *current* state when it draws its first frame, so two envs
+    in the same state rendered differently if their first frames came from different states. No-op for envs
+    without a gymnasium MuJoCo renderer (dm_control ids render fixed cameras).
+    """
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    if renderer is None:
+        return
+    viewer = renderer._get_viewer("rgb_array")  # gymnasium builds the viewer (and its camera) on first use
+    model = env.unwrapped.model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    viewer.cam.lookat[:] = np.median(data.geom_xpos, axis=0)
+
+
 class PixelStateObservation(gym.Wrapper):
     """Observe ``{"pixels": the last frame_stack rendered frames, "state": the flat state}`` (module doc).
 
@@ -61,6 +82,7 @@ class PixelStateObservation(gym.Wrapper):
         self._inner = env.observation_space
         dim = int(spaces.flatdim(self._inner))
         self._frames: deque[np.ndarray] = deque(maxlen=self.frame_stack)
+        fix_free_camera(env)
         self.observation_space = spaces.Dict(
             {
                 PIXELS_KEY: spaces.Box(0, 255, shape=(3 * self.frame_stack, image_size, image_size), dtype=np.uint8),
