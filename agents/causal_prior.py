@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,9 @@ import causal
 from agents.config import CausalConfig
 from agents.local_validity import LocalDynamics
 from causal.swap import cap_by_score, pair_mask, swap_candidates
+
+View = Callable[[Any], np.ndarray]
+"""Stored observations (leading axes ``(slots, n_envs)``) -> ``(rows, |S|)`` float64 causal view."""
 
 PARTNER_SEED_OFFSET = 70_001
 NOISE_SEED_OFFSET = 90_001
@@ -78,11 +82,28 @@ def stored_slots(buffer: ReplayBuffer) -> int:
     return buffer.buffer_size if buffer.full else buffer.pos
 
 
-def recent_transitions(buffer: ReplayBuffer, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def rows_of(observations: Any, slots: np.ndarray, view: View | None = None) -> np.ndarray:
+    """``(len(slots) * n_envs, dim)`` float64 observations of buffer ``slots`` (through ``view`` if given; dict
+    observations need one)."""
+    if isinstance(observations, dict):
+        picked = {k: v[slots] for k, v in observations.items()}
+        if view is None:
+            raise TypeError("dict observations need a view (agents.causal_view.CausalView.stored)")
+        return view(picked)
+    picked = observations[slots]
+    return (
+        view(picked) if view is not None else picked.reshape(picked.shape[0] * picked.shape[1], -1).astype(np.float64)
+    )
+
+
+def recent_transitions(
+    buffer: ReplayBuffer, n: int, view: View | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The most recent ``n`` stored transitions (fewer if fewer exist), oldest first.
 
     Handles a wrapped buffer and several envs (SB3 arrays are ``(buffer_size, n_envs, dim)``; the newest
-    ``ceil(n / n_envs)`` slots of every env are taken).
+    ``ceil(n / n_envs)`` slots of every env are taken). ``view`` maps stored observations to the causal view
+    (pixel observations, :class:`agents.causal_view.CausalView`).
 
     Returns:
         ``S (m, |S|)``, ``A (m, |A|)``, ``R (m,)``, ``S' (m, |S|)`` as float64.
@@ -93,7 +114,8 @@ def recent_transitions(buffer: ReplayBuffer, n: int) -> tuple[np.ndarray, np.nda
     def take(array: np.ndarray) -> np.ndarray:
         return array[idx].reshape(slots * buffer.n_envs, -1).astype(np.float64)
 
-    return take(buffer.observations), take(buffer.actions), take(buffer.rewards)[:, 0], take(buffer.next_observations)
+    states, next_states = rows_of(buffer.observations, idx, view), rows_of(buffer.next_observations, idx, view)
+    return states, take(buffer.actions), take(buffer.rewards)[:, 0], next_states
 
 
 @contextmanager
@@ -126,12 +148,21 @@ class CausalPrior:
         buffer_size: replay capacity (the schedule's first fit and the local masks' size).
         seed: the run's seed.
         device: torch device of the weights.
+        view: maps stored observations to the ``obs_dim`` causal view (default: the flat observation itself).
     """
 
     def __init__(
-        self, cfg: CausalConfig, obs_dim: int, action_dim: int, buffer_size: int, seed: int | None, device: Any
+        self,
+        cfg: CausalConfig,
+        obs_dim: int,
+        action_dim: int,
+        buffer_size: int,
+        seed: int | None,
+        device: Any,
+        view: View | None = None,
     ) -> None:
         self.cfg = cfg
+        self.view = view
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.seed = int(seed or 0)
         self.device = device
@@ -191,7 +222,7 @@ class CausalPrior:
             return None
         start = time.perf_counter()
         c = self.cfg
-        states, actions, rewards, next_states = recent_transitions(buffer, c.window)
+        states, actions, rewards, next_states = recent_transitions(buffer, c.window, self.view)
         seed = fit_seed(self.seed, self.n_refits)
         warm = list(self.warm_order) if self.warm_order and c.method == "direct_lingam" else None
         with preserved_global_rng():
@@ -277,7 +308,7 @@ class CausalPrior:
         assert self.local is not None
         if slots.size == 0:
             return
-        obs = buffer.observations[slots].reshape(-1, self.obs_dim).astype(np.float64)
+        obs = rows_of(buffer.observations, slots, self.view)
         act = buffer.actions[slots].reshape(-1, self.action_dim).astype(np.float64)
         free = self.local.free(obs, act, np.flatnonzero(self.candidates))
         free = free.reshape(len(slots), buffer.n_envs, self.obs_dim)

@@ -32,13 +32,16 @@ from torch.nn import functional as F
 
 from agents.causal_entropy import per_dim_from_dist, weighted_log_prob
 from agents.causal_prior import CausalPrior, Refit
+from agents.causal_view import PIXELS_INACTIVE_REASON, CausalView
 from agents.config import CausalConfig, causal_config
 from agents.counterfactual_buffer import CounterfactualReplayBuffer
 from agents.empowerment import InverseDynamics, empowerment, intrinsic_reward, inverse_update, per_dim_log_likelihood
 from causal_priors.errors import ConfigError
 from causal_priors.runs import write_json
+from envs.pixels import is_pixel_space
 
 _INVERSE_SEED_OFFSET = 90_001
+_SHIFT_SEED_OFFSET = 50_021
 
 
 class CausalSAC(SAC):
@@ -50,26 +53,39 @@ class CausalSAC(SAC):
         class defaults to :class:`CounterfactualReplayBuffer` with ``rho`` from ``causal``.
     """
 
-    def __init__(self, *args: Any, causal: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, causal: Any = None, shift_pad: int = 0, **kwargs: Any) -> None:
         cfg = causal_config(causal)
         self.causal = asdict(cfg)
+        self.shift_pad = int(shift_pad)
         if cfg.augment:
             kwargs.setdefault("replay_buffer_class", CounterfactualReplayBuffer)
             kwargs["replay_buffer_kwargs"] = {"rho": cfg.rho, **(kwargs.get("replay_buffer_kwargs") or {})}
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
+        self.augment_inactive_reason = ""
+        if is_pixel_space(self.observation_space) and self.replay_buffer_class is CounterfactualReplayBuffer:
+            # state dims cannot be swapped inside images: SB3's DictReplayBuffer, no swaps (docs/cip.md, pixels)
+            self.replay_buffer_class, self.replay_buffer_kwargs = None, {}
+            self.augment_inactive_reason = PIXELS_INACTIVE_REASON
         super()._setup_model()
         self.causal_config = c = CausalConfig(**self.causal)
         if (c.entropy or c.empowerment) and self.use_sde:
             raise ConfigError("causal entropy/empowerment need the squashed Gaussian actor (use_sde=False)")
-        if c.any_active and len(self.observation_space.shape) != 1:
-            raise ConfigError("the causal parts need flat state observations (not pixels)")
-        if c.augment and not isinstance(self.replay_buffer, CounterfactualReplayBuffer):
+        if (
+            c.augment
+            and not self.augment_inactive_reason
+            and not isinstance(self.replay_buffer, CounterfactualReplayBuffer)
+        ):
             raise ConfigError("causal.augment needs a CounterfactualReplayBuffer (replay_buffer_class)")
-        obs_dim = int(np.prod(self.observation_space.shape))
+        self.view = CausalView(self.observation_space, c.view, self.policy)
+        obs_dim = self.view.dim
         action_dim = int(np.prod(self.action_space.shape))
-        self.prior = CausalPrior(c, obs_dim, action_dim, self.buffer_size, self.seed, self.device)
+        self.shift_generator = th.Generator(device=self.device)
+        self.shift_generator.manual_seed(int(self.seed or 0) + _SHIFT_SEED_OFFSET)
+        self.prior = CausalPrior(
+            c, obs_dim, action_dim, self.buffer_size, self.seed, self.device, view=self.view.stored
+        )
         self.inverse_model: InverseDynamics | None = None
         self.inverse_optimizer: th.optim.Optimizer | None = None
         if c.empowerment:
@@ -114,7 +130,7 @@ class CausalSAC(SAC):
             rewards = data.rewards
             if self._intrinsic_empowerment:
                 if inverse_log_q is None:
-                    inverse_out = self.inverse_model(data.observations, data.next_observations)
+                    inverse_out = self.inverse_model(self.view(data.observations), self.view(data.next_observations))
                     inverse_log_q = per_dim_log_likelihood(*inverse_out, data.actions)
                 bonus, out = intrinsic_reward(inverse_log_q, self.prior.w_a, data.rewards, c.empowerment_clip)
                 rewards = rewards + c.empowerment_coef * bonus
@@ -138,6 +154,8 @@ class CausalSAC(SAC):
         c = self.causal_config
         w_a = self.prior.w_a
         out: dict[str, th.Tensor] = {}
+        if self.view.pixels:
+            data = self.view.shifted(data, self.shift_pad, self.shift_generator)
         if self.use_sde:
             self.actor.reset_noise()
 
@@ -163,7 +181,7 @@ class CausalSAC(SAC):
         # one inverse forward serves the empowerment (reward or bonus, no gradient) and the inverse model's loss
         inverse_out = inverse_log_q = None
         if self.inverse_model is not None:
-            inverse_out = self.inverse_model(data.observations, data.next_observations)
+            inverse_out = self.inverse_model(self.view(data.observations), self.view(data.next_observations))
             inverse_log_q = per_dim_log_likelihood(*inverse_out, data.actions)
         target_q, target_metrics = self.soft_target(data, ent_coef, inverse_log_q)
         out.update(target_metrics)
@@ -174,7 +192,8 @@ class CausalSAC(SAC):
         critic_loss.backward()
         self.critic.optimizer.step()
 
-        q_pi = th.cat(self.critic(data.observations, actions_pi), dim=1)
+        with self.view.frozen_encoder(self.critic):  # pixels: the actor loss never reaches the encoder
+            q_pi = th.cat(self.critic(data.observations, actions_pi), dim=1)
         min_q_pi, _ = th.min(q_pi, dim=1, keepdim=True)
         actor_loss = ent_coef * log_prob - min_q_pi
         if c.empowerment and c.empowerment_form == "entropy_bonus" and inverse_out is not None:
@@ -203,6 +222,10 @@ class CausalSAC(SAC):
         records ``train/``, ``causal/`` and ``augment/`` metrics."""
         if self.causal_active:
             self._log_refit(self.prior.maybe_refit(self.num_timesteps, self.replay_buffer))
+        if self.causal_config.augment and self.augment_inactive_reason:
+            self.logger.record(
+                "causal/augment_inactive_reason", self.augment_inactive_reason, exclude=("stdout", "log")
+            )
         if (
             isinstance(self.replay_buffer, CounterfactualReplayBuffer)
             and self.replay_buffer.swap_rule is not self.prior
@@ -247,21 +270,29 @@ class CausalSAC(SAC):
             data = refit.graph.to_dict()
             data["swap_candidates"] = [int(i) for i in np.flatnonzero(refit.candidates)]
             data["validity"] = self.causal_config.validity_rule
+            data["view"] = self.view.name
+            if self.causal_config.augment and self.augment_inactive_reason:
+                data["augment_inactive_reason"] = self.augment_inactive_reason
             data.update({k: v for k, v in refit.metrics.items() if k.startswith("augment/local")})
             write_json(Path(folder) / "causal_graphs" / f"step_{self.num_timesteps}.json", data)
 
     # ---- checkpoints ----------------------------------------------------------------------------------------
 
     def extra_state(self) -> dict[str, Any]:
-        """Causal state outside SB3's parameters: the prior's ``state_dict()`` (tensors and plain data only)."""
-        return self.prior.state_dict()
+        """Causal state outside SB3's parameters: the prior's ``state_dict()`` (tensors and plain data only) and the
+        random-shift generator."""
+        return {**self.prior.state_dict(), "shift_generator": self.shift_generator.get_state().cpu()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`extra_state` (call after the replay buffer is loaded)."""
+        state = dict(state)
+        shift = state.pop("shift_generator", None)
+        if shift is not None:
+            self.shift_generator.set_state(shift)
         self.prior.load_state_dict(state)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "causal_config", "prior"]
+        return [*super()._excluded_save_params(), "causal_config", "prior", "view", "shift_generator"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()

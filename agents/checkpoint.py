@@ -88,6 +88,8 @@ def _replay_parts(model: OffPolicyAlgorithm) -> tuple[dict[str, np.ndarray], dic
     for name, value in vars(model.replay_buffer).items():
         if isinstance(value, np.ndarray):
             arrays[name] = value
+        elif _array_dict(value):  # DictReplayBuffer (pixel observations): one npz entry per key
+            arrays.update({f"{name}{KEY_SEP}{key}": array for key, array in value.items()})
         elif isinstance(value, np.random.Generator):
             plain["generators"][name] = value.bit_generator.state
         elif value is None:
@@ -97,6 +99,25 @@ def _replay_parts(model: OffPolicyAlgorithm) -> tuple[dict[str, np.ndarray], dic
         elif isinstance(value, dict) and all(isinstance(v, _SCALARS) for v in value.values()):
             plain[name] = dict(value)
     return arrays, plain
+
+
+KEY_SEP = "."
+"""``replay.npz`` entry of a dict-of-arrays buffer field: ``<field>.<key>`` (e.g. ``observations.pixels``)."""
+
+
+def _array_dict(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, np.ndarray) for v in value.values())
+
+
+def _buffer_arrays(buf: Any) -> list[tuple[Any, str, np.ndarray]]:
+    """Every array of a replay buffer as ``(holder, key, array)``: holder is the buffer or one of its dicts."""
+    out: list[tuple[Any, str, np.ndarray]] = []
+    for name, value in list(vars(buf).items()):
+        if isinstance(value, np.ndarray):
+            out.append((buf, name, value))
+        elif _array_dict(value):
+            out.extend((value, key, array) for key, array in value.items())
+    return out
 
 
 def write_checkpoint(model: OffPolicyAlgorithm, folder: Path, meta: Mapping[str, Any] | None = None) -> None:
@@ -149,11 +170,14 @@ def grow_replay_buffer(model: OffPolicyAlgorithm, size: int) -> None:
     if size <= old:
         return
     order = np.concatenate([np.arange(buf.pos, old), np.arange(0, buf.pos)]) if buf.full else None
-    for name, value in list(vars(buf).items()):
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == old:
+    for holder, name, value in _buffer_arrays(buf):
+        if value.ndim >= 1 and value.shape[0] == old:
             grown = np.zeros((size, *value.shape[1:]), dtype=value.dtype)
             grown[:old] = value if order is None else value[order]
-            setattr(buf, name, grown)
+            if isinstance(holder, dict):
+                holder[name] = grown
+            else:
+                setattr(buf, name, grown)
     if buf.full:
         buf.pos, buf.full = old, False
     buf.buffer_size = size
@@ -165,10 +189,17 @@ def _restore_replay(model: OffPolicyAlgorithm, arrays: dict[str, np.ndarray], pl
     size = int(buf.buffer_size)
     saved_size = int(plain.get("buffer_size", size))
     for name, value in arrays.items():
-        current = getattr(buf, name, None)
+        field, _, key = name.partition(KEY_SEP)
+        holder = getattr(buf, field, None) if key else None
+        current = holder.get(key) if isinstance(holder, dict) else getattr(buf, name, None)
+        if key and not isinstance(holder, dict):
+            raise DataError(f"replay.npz: '{name}' is a dict entry, this run's buffer has no dict '{field}'")
         if isinstance(current, np.ndarray) and current.shape[1:] != value.shape[1:]:
             raise DataError(f"replay.npz: '{name}' has shape {value.shape}, this run's buffer {current.shape}")
-        setattr(buf, name, value)
+        if key:
+            holder[key] = value
+        else:
+            setattr(buf, name, value)
     for name, value in plain.items():
         if name not in ("generators", "none"):
             setattr(buf, name, value)

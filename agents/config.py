@@ -23,6 +23,9 @@ from causal_priors.checks import (
 )
 from envs.config import EnvConfig
 
+CAUSAL_VIEWS = ("state", "features")
+"""``causal.view`` with pixel observations: the simulator's state (privileged) or the encoder's features."""
+
 EMPOWERMENT_FORMS = ("intrinsic_reward", "entropy_bonus")
 """``causal.empowerment_form``: the critic-target reward (spec section 3, corrected) or the first release's form."""
 
@@ -102,6 +105,9 @@ class CausalConfig:
     inverse_net_arch: list[int] = field(default_factory=lambda: [128, 128])
     """Hidden layers of the inverse-dynamics model q(a | s, s') (256x256 made CIP 1.3x SAC per update; 128x128 costs
     about a quarter of that)."""
+    view: str = "state"
+    """With pixel observations, the low-dimensional view the graph, inverse model and dynamics model use: ``state``
+    (the simulator's state, privileged) or ``features`` (the encoder's output; see docs/cip.md, pixels)."""
 
     def __post_init__(self) -> None:
         """Range and name checks of the fields above (kept last in the class so new fields merge above it)."""
@@ -126,6 +132,7 @@ class CausalConfig:
             empowerment_clip=POSITIVE,
             inverse_lr=LEARNING_RATE,
             inverse_net_arch=each(POSITIVE, nonempty=True),
+            view=one_of(*CAUSAL_VIEWS),
         )
 
     @property
@@ -157,6 +164,21 @@ def causal_config(cfg: Any) -> CausalConfig:
 
 
 @dataclass
+class EncoderConfig:
+    """The pixel encoder and its augmentation (used only with ``env.pixels=true``; see ``agents.encoder``)."""
+
+    features_dim: int = 50
+    """Output size of the encoder's trunk (DrQ-v2: 50)."""
+    n_filters: int = 32
+    """Channels of each of the four 3x3 convolutions (DrQ-v2: 32)."""
+    shift_pad: int = 4
+    """Random-shift augmentation: pad by this many pixels and crop back at a random offset (0 = off)."""
+
+    def __post_init__(self) -> None:
+        validate(self, features_dim=POSITIVE, n_filters=POSITIVE, shift_pad=NON_NEGATIVE)
+
+
+@dataclass
 class AgentConfig:
     """SAC hyperparameters (stable-baselines3 semantics) plus the causal switches."""
 
@@ -184,6 +206,8 @@ class AgentConfig:
     """Hidden layer sizes of actor and critics."""
     causal: CausalConfig = field(default_factory=CausalConfig)
     """Causal parts (off for ``sac``)."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """Pixel encoder (only with ``env.pixels=true``)."""
 
     def __post_init__(self) -> None:
         validate(

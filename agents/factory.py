@@ -25,9 +25,10 @@ def make_vec_env(cfg: TrainConfig, seed: int) -> VecEnv:
     return DummyVecEnv([lambda: Monitor(envs.make_from_config(cfg.env, seed=seed))])
 
 
-def algorithm_class(agent: AgentConfig) -> type[OffPolicyAlgorithm]:
-    """The algorithm class for an agent config: plain SAC when every causal part is off."""
-    if causal_config(agent.causal).any_active:
+def algorithm_class(agent: AgentConfig, pixels: bool = False) -> type[OffPolicyAlgorithm]:
+    """The algorithm class for an agent config: plain SAC when every causal part is off and observations are
+    states (pixel runs always use :class:`CausalSAC`, which owns the random-shift augmentation)."""
+    if pixels or causal_config(agent.causal).any_active:
         from agents.causal_sac import CausalSAC
 
         return CausalSAC
@@ -51,20 +52,33 @@ def algorithm_kwargs(cfg: TrainConfig) -> dict[str, Any]:
         train_freq=a.train_freq,
         gradient_steps=a.gradient_steps,
         ent_coef=_ent_coef(a.ent_coef),
-        policy_kwargs={"net_arch": list(a.net_arch)},
+        policy_kwargs=_policy_kwargs(cfg),
         seed=cfg.seed,
         device=resolve_device(cfg.device),
         verbose=0,
     )
-    if algorithm_class(a) is not SAC:
+    if algorithm_class(a, cfg.env.pixels) is not SAC:
         kwargs["causal"] = causal_config(a.causal)
+    if cfg.env.pixels:
+        kwargs["shift_pad"] = int(a.encoder.shift_pad)
     return kwargs
 
 
+def _policy_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"net_arch": list(cfg.agent.net_arch)}
+    if cfg.env.pixels:
+        enc = cfg.agent.encoder
+        out["features_extractor_kwargs"] = {"features_dim": int(enc.features_dim), "n_filters": int(enc.n_filters)}
+    return out
+
+
 def build_model(cfg: TrainConfig, env: VecEnv) -> OffPolicyAlgorithm:
-    """A fresh, seeded algorithm for ``cfg`` (CNN policy for pixel observations)."""
-    policy = "CnnPolicy" if len(env.observation_space.shape) == 3 else "MlpPolicy"
-    return algorithm_class(cfg.agent)(policy, env, **algorithm_kwargs(cfg))
+    """A fresh, seeded algorithm for ``cfg`` (:class:`~agents.pixel_policy.PixelSACPolicy` for pixel observations)."""
+    if cfg.env.pixels:
+        from agents.pixel_policy import PixelSACPolicy
+
+        return algorithm_class(cfg.agent, pixels=True)(PixelSACPolicy, env, **algorithm_kwargs(cfg))
+    return algorithm_class(cfg.agent)("MlpPolicy", env, **algorithm_kwargs(cfg))
 
 
 def on_this_machine(cfg: TrainConfig) -> TrainConfig:

@@ -39,7 +39,12 @@ class EnvConfig:
     sparse_threshold: float | None = None
     """Success threshold; ``None`` takes the task family's default (see ``envs.wrappers.SPARSE_DEFAULTS``)."""
     pixels: bool = False
-    """Observe 84x84 rendered frames (channels-first uint8) instead of the state vector."""
+    """Observe rendered frames: a dict ``{"pixels": stacked uint8 frames, "state": the flat state}`` (the state is
+    the privileged view for CIP's causal parts; agents learn from ``pixels``; see ``envs.pixels``)."""
+    image_size: int = 84
+    """With ``pixels``: side of the square rendered frames."""
+    frame_stack: int = 3
+    """With ``pixels``: consecutive frames stacked along the channel axis."""
     distractor_dims: int = 0
     """Append this many state dims with their own random dynamics that never affect reward."""
     domain_shift: DomainShiftConfig = field(default_factory=DomainShiftConfig)
@@ -51,4 +56,12 @@ class EnvConfig:
 
     def __post_init__(self) -> None:
         """Ranges only; whether ``id`` names a registered env is checked by ``envs.make`` (needs the registry)."""
-        validate(self, id=NON_EMPTY, action_repeat=POSITIVE, distractor_dims=NON_NEGATIVE, max_episode_steps=POSITIVE)
+        validate(
+            self,
+            id=NON_EMPTY,
+            action_repeat=POSITIVE,
+            distractor_dims=NON_NEGATIVE,
+            max_episode_steps=POSITIVE,
+            image_size=POSITIVE,
+            frame_stack=POSITIVE,
+        )

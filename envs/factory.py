@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import fields
 from typing import Any
 
@@ -13,17 +12,16 @@ from causal_priors.errors import EnvIdError
 from envs import metaworld
 from envs.config import DomainShiftConfig, EnvConfig
 from envs.domain_shift import DomainShift
+from envs.pixels import PixelStateObservation, render_kwargs
 from envs.wrappers import (
     ActionRepeat,
     DistractorDims,
     FlatFloat32,
-    PixelObservation,
     SparseReward,
     sparse_default,
 )
 
 OPTION_NAMES = tuple(f.name for f in fields(EnvConfig) if f.name != "id")
-PIXEL_SIZE = 84
 
 
 def _registered_ids() -> list[str]:
@@ -52,17 +50,12 @@ def _check_id(env_id: str) -> None:
         raise EnvIdError(f"unknown environment id '{env_id}'{hint}")
 
 
-def _base_env(env_id: str, pixels: bool, sim_step_limit: int | None, env_kwargs: dict[str, Any]) -> gym.Env:
+def _base_env(env_id: str, image_size: int | None, sim_step_limit: int | None, env_kwargs: dict[str, Any]) -> gym.Env:
     kwargs: dict[str, Any] = dict(env_kwargs)
     if sim_step_limit is not None:
         kwargs["max_episode_steps"] = sim_step_limit
-    if pixels:
-        os.environ.setdefault("MUJOCO_GL", "egl")
-        kwargs["render_mode"] = "rgb_array"
-        if env_id.startswith("dm_control/"):
-            kwargs["render_kwargs"] = {"width": PIXEL_SIZE, "height": PIXEL_SIZE, "camera_id": 0}
-        else:
-            kwargs.update(width=PIXEL_SIZE, height=PIXEL_SIZE)
+    if image_size is not None:
+        kwargs.update(render_kwargs(env_id, image_size))
     try:
         return gym.make(env_id, **kwargs)
     except TypeError as err:
@@ -78,12 +71,14 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
             :mod:`envs.metaworld`).
         seed: seeds the wrappers' own randomness (distractor dynamics); pass ``seed`` to ``reset`` as usual.
         **options: fields of :class:`envs.config.EnvConfig` (``action_repeat``, ``sparse_reward``,
-            ``sparse_threshold``, ``pixels``, ``distractor_dims``, ``domain_shift`` (dict or
-            :class:`DomainShiftConfig`), ``kwargs`` (passed to the env's constructor), ``max_episode_steps``).
+            ``sparse_threshold``, ``pixels``, ``image_size``, ``frame_stack``, ``distractor_dims``,
+            ``domain_shift`` (dict or :class:`DomainShiftConfig`), ``kwargs`` (passed to the env's constructor),
+            ``max_episode_steps``).
 
     Returns:
-        The wrapped env: observations are one float32 vector (or ``(3, 84, 84)`` uint8 frames with
-        ``pixels=True``); episodes end after ``max_episode_steps`` agent steps when given, else at the
+        The wrapped env: observations are one float32 vector (with ``pixels=True`` a dict of
+        ``(3 * frame_stack, image_size, image_size)`` uint8 frames and the float32 state, see :mod:`envs.pixels`);
+        episodes end after ``max_episode_steps`` agent steps when given, else at the
         task's own limit (1000 steps for MuJoCo and dm_control tasks, 500 for Meta-World).
 
     Raises:
@@ -105,7 +100,7 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
         raise EnvIdError("env.distractor_dims needs state observations; it cannot be combined with env.pixels")
 
     limit = None if cfg.max_episode_steps is None else cfg.max_episode_steps * cfg.action_repeat
-    env = _base_env(env_id, cfg.pixels, limit, dict(cfg.kwargs))
+    env = _base_env(env_id, cfg.image_size if cfg.pixels else None, limit, dict(cfg.kwargs))
     if any(getattr(shift, name) != 1.0 for name in DomainShift.FIELDS):
         env = DomainShift(env, shift)
     if cfg.action_repeat != 1:
@@ -114,7 +109,7 @@ def make(env_id: str, seed: int = 0, **options: Any) -> gym.Env:
         signal, default = sparse_default(env_id)
         env = SparseReward(env, signal, default if cfg.sparse_threshold is None else cfg.sparse_threshold)
     if cfg.pixels:
-        env = PixelObservation(env, PIXEL_SIZE)
+        env = PixelStateObservation(env, cfg.image_size, cfg.frame_stack)
     else:
         env = FlatFloat32(env)
         if cfg.distractor_dims:

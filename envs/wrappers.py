@@ -1,4 +1,5 @@
-"""Composable wrappers, one concern each: action repeat, sparse reward, distractor dims, flat float32 obs."""
+"""Composable wrappers, one concern each: action repeat, sparse reward, distractor dims, flat float32 obs
+(pixels: :mod:`envs.pixels`)."""
 
 from __future__ import annotations
 
@@ -129,18 +130,3 @@ class FlatFloat32(gym.ObservationWrapper):
 
     def observation(self, observation: Any) -> np.ndarray:
         return np.asarray(spaces.flatten(self._inner, observation), dtype=np.float32)
-
-
-class PixelObservation(gym.ObservationWrapper):
-    """Observe the rendered ``(3, size, size)`` uint8 frame (channels first, as SB3's CNN policies expect)."""
-
-    def __init__(self, env: gym.Env, size: int = 84) -> None:
-        super().__init__(env)
-        self.size = size
-        self.observation_space = spaces.Box(0, 255, shape=(3, size, size), dtype=np.uint8)
-
-    def observation(self, observation: Any) -> np.ndarray:
-        frame = np.asarray(self.env.render())
-        if frame.shape[:2] != (self.size, self.size):
-            raise EnvIdError(f"rendered frame has shape {frame.shape}, expected ({self.size}, {self.size}, 3)")
-        return np.ascontiguousarray(frame.transpose(2, 0, 1))

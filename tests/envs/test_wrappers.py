@@ -112,25 +112,6 @@ def test_domain_shift_rejects_bad_factors_and_keys():
         envs.make("Hopper-v5", domain_shift={"density": 2.0})
 
 
-def _renderer_available() -> bool:
-    try:
-        env = envs.make("Reacher-v5", pixels=True)
-        env.reset(seed=0)
-        env.close()
-        return True
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _renderer_available(), reason="no headless OpenGL renderer (EGL/OSMesa) on this machine")
-def test_pixel_observations_are_84x84_frames():
-    env = envs.make("Reacher-v5", pixels=True)
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (3, 84, 84) and obs.dtype == np.uint8
-    obs2, *_ = env.step(env.action_space.sample())
-    assert env.observation_space.contains(obs2) and obs2.std() > 0
-
-
 def test_pixels_and_distractors_cannot_combine():
     with pytest.raises(EnvIdError, match="distractor_dims needs state observations"):
         envs.make("Reacher-v5", pixels=True, distractor_dims=2)
