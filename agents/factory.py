@@ -6,6 +6,7 @@ import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from stable_baselines3 import SAC
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -72,8 +73,40 @@ def _policy_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     return out
 
 
+def _available_memory_bytes() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` (Linux), else ``None`` (the check below is skipped)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_replay_fits(buffer_size: int, env: VecEnv, budget: float = 0.8) -> None:
+    """Refuse a replay buffer larger than ``budget`` of the available memory, before SB3 allocates it lazily and
+    the run dies of memory hours later (pixel transitions cost ~127 KB each at 84x84x9: SB3 stores ``s`` and ``s'``).
+    """
+    spaces = getattr(env.observation_space, "spaces", {"obs": env.observation_space})
+    obs_bytes = sum(int(np.prod(space.shape)) * np.dtype(space.dtype).itemsize for space in spaces.values())
+    per_transition = 2 * obs_bytes + int(np.prod(env.action_space.shape)) * 4 + 8
+    available = _available_memory_bytes()
+    if available is None or buffer_size * per_transition <= budget * available:
+        return
+    fits = int(budget * available // per_transition)
+    raise ConfigError(
+        f"agent.buffer_size={buffer_size}: the replay buffer would need {buffer_size * per_transition / 1e9:.1f} GB "
+        f"({per_transition / 1e3:.0f} KB per transition) but {available / 1e9:.1f} GB are available here; "
+        f"set agent.buffer_size <= {fits}"
+    )
+
+
 def build_model(cfg: TrainConfig, env: VecEnv) -> OffPolicyAlgorithm:
-    """A fresh, seeded algorithm for ``cfg`` (:class:`~agents.pixel_policy.PixelSACPolicy` for pixel observations)."""
+    """A fresh, seeded algorithm for ``cfg`` (:class:`~agents.pixel_policy.PixelSACPolicy` for pixel observations);
+    a replay buffer that cannot fit in this machine's memory is refused up front (:func:`check_replay_fits`)."""
+    check_replay_fits(algorithm_kwargs(cfg)["buffer_size"], env)
     if cfg.env.pixels:
         from agents.pixel_policy import PixelSACPolicy
 
