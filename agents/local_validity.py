@@ -21,6 +21,7 @@ driven dim.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,13 @@ from torch import nn
 from torch.func import jacfwd, jacrev, vmap
 
 from causal.swap import locally_free_dims
+
+# torch.func's forward-mode Jacobians load torch._decomp.decompositions_for_jvp on first use, which scripts helpers
+# with torch.jit.script and so prints torch's own "`torch.jit.script` is deprecated" warning in the middle of a run:
+# load it here, once, with exactly that warning silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+    import torch._decomp.decompositions_for_jvp  # noqa: F401
 
 JACOBIAN_CHUNK = 4096
 """Rows per batched Jacobian evaluation (bounds memory: chunk x |S| x (|S| + |A|) floats)."""
