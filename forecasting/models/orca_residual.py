@@ -89,14 +89,15 @@ class OrcaResidual(PooledRisk):
         mask = batch.agent_mask.numpy()
         domain = batch.domain.numpy()
         use_cache = reference is None and batch.domain_names == self.domain_names
-        keys = [observed[i].tobytes() + mask[i].tobytes() + bytes([int(domain[i])]) for i in range(len(domain))]
-        out = np.zeros((*mask.shape, batch.pred_len, 2))
+        # keyed on the real agents only: batches grouped by agent count pad the same scene to different widths
+        keys = [observed[i][mask[i]].tobytes() + bytes([int(domain[i])]) for i in range(len(domain))]
+        out = np.repeat(observed[:, :, -1:], batch.pred_len, axis=2)  # padded agents: last observed position
         todo = np.ones(len(domain), dtype=bool)
         if use_cache:
             for i, key in enumerate(keys):
                 hit = self._rollouts.get(key)
                 if hit is not None:
-                    out[i], todo[i] = hit, False
+                    out[i][mask[i]], todo[i] = hit, False
         for d in np.unique(domain[todo]):
             sel = np.flatnonzero(todo & (domain == d))
             out[sel] = rollout_scenes(
@@ -114,7 +115,7 @@ class OrcaResidual(PooledRisk):
             if len(self._rollouts) > CACHE_LIMIT:
                 self._rollouts.clear()
             for i in np.flatnonzero(todo):
-                self._rollouts[keys[i]] = out[i].copy()
+                self._rollouts[keys[i]] = out[i][mask[i]].copy()
         return torch.from_numpy(out).to(batch.positions.dtype)
 
     def hybrid(self, batch: SceneBatch, reference: SceneBatch | None, training: bool = False) -> torch.Tensor:

@@ -164,3 +164,24 @@ def test_batch_has_no_other_future_field():
     fields = set(SceneBatch.__dataclass_fields__)
     assert fields == {"positions", "agent_mask", "domain", "domain_names", "extra", "obs_len"}
     assert b.extra is None
+
+
+def test_rollout_cache_hits_across_padding_widths_and_matches_a_cold_rollout(make_model_cfg):
+    """Batches grouped by agent count pad a scene to different widths: the cache keys on its real agents."""
+    hybrid, _ = _trained_hybrid(make_model_cfg, steps=1)
+    narrow = _domain(0.3, 6, 9, "0.3")
+    pos = np.concatenate([narrow.positions, np.full((6, 2, *narrow.positions.shape[2:]), 99.0, np.float32)], axis=1)
+    mask = np.concatenate([narrow.agent_mask, np.zeros((6, 2), bool)], axis=1)
+    wide = SceneDataset(pos, mask, narrow.domain, narrow.domain_names)
+    batch_n = replace(narrow, domain_names=narrow.domain_names).to_batch()
+    relabel = {"domain": torch.full((6,), 1), "domain_names": TRAIN}
+    batch_n = replace(batch_n, **relabel)
+    batch_w = replace(wide.to_batch(), **relabel)
+    hybrid._rollouts.clear()
+    cold_w = hybrid.mechanism_positions(batch_w, None, training=True)
+    cold_n = hybrid.mechanism_positions(batch_n, None, training=True)
+    assert len(hybrid._rollouts) == 6  # the narrow batch hit the wide batch's entries
+    assert torch.equal(cold_w[:, :2], cold_n)
+    assert torch.equal(cold_w[:, 2:], batch_w.last_observed[:, 2:, None].expand(-1, -1, 12, -1))
+    hybrid._rollouts.clear()
+    assert torch.equal(hybrid.mechanism_positions(batch_n, None, training=True), cold_n)
