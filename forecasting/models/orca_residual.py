@@ -8,8 +8,10 @@ error (ERM) on the training radii only.
 
 - Styles: training scenes use their domain's style, estimated once (``prepare``) from the domain's first
   ``model.orca_fit_scenes`` training scenes (the references the trainer's validation uses as well); scored
-  scenes use their test domain's reference scenes, like ``orca_style`` and causal motion; scenes of a domain
-  with neither (low-shot adaptation batches) estimate it from the batch's own scenes of that domain.
+  scenes use their test domain's reference scenes, like ``orca_style`` and causal motion. A *training* batch
+  of a domain with neither (low-shot adaptation scenes) estimates it from its own complete scenes; a
+  *prediction* never does (that would read the scored scenes' futures): without reference scenes an
+  unknown domain gets the default style, as in ``orca_style``.
 - ``model.residual_reads_mechanism``: the decoder also reads the mechanism's predicted displacements (so the
   correction can depend on the avoidance the mechanism predicts); off, it reads the observed context only.
 - Low-shot adaptation fine-tunes the residual's decoder; the adaptation scenes are the mechanism's references.
@@ -62,7 +64,8 @@ class OrcaResidual(PooledRisk):
             style = self.mechanism._estimate(part.positions.astype(np.float64), part.agent_mask, part.obs_len)
             self.train_styles[self.domain_names.index(name)] = torch.tensor(style.as_list(), dtype=torch.float64)
 
-    def _style(self, batch: SceneBatch, d: int, reference: SceneBatch | None) -> OrcaStyle:
+    def _style(self, batch: SceneBatch, d: int, reference: SceneBatch | None, training: bool) -> OrcaStyle:
+        """Domain ``d``'s style: reference scenes, else the training style, else (training only) the batch's own."""
         name = batch.domain_names[d]
         if reference is not None:
             return self.mechanism.reference_style(name, reference)
@@ -70,30 +73,37 @@ class OrcaResidual(PooledRisk):
             row = self.train_styles[self.domain_names.index(name)]
             if bool(torch.isfinite(row).all()):
                 return OrcaStyle(*(float(x) for x in row))
-        own = batch.select(batch.domain == d)  # e.g. low-shot adaptation scenes of a new domain
+        if not training:  # a prediction must not read the futures of the scenes it predicts
+            return self.mechanism.style()
+        own = batch.select(batch.domain == d)  # low-shot adaptation scenes of a new domain (training data)
         return self.mechanism.reference_style(name, own)
 
-    def mechanism_positions(self, batch: SceneBatch, reference: SceneBatch | None) -> torch.Tensor:
-        """``(B, K, P, 2)`` the mechanism's roll-out (cached per scene for training batches)."""
+    def mechanism_positions(
+        self, batch: SceneBatch, reference: SceneBatch | None, training: bool = False
+    ) -> torch.Tensor:
+        """``(B, K, P, 2)`` the mechanism's roll-out of the *observed* steps (cached per scene for training
+        batches). ``training``: a batch of an unknown domain without references may take its style from its
+        own complete scenes (adaptation); otherwise such a domain gets the default style."""
         c = self.cfg
         observed = batch.observed.numpy().astype(np.float64)
         mask = batch.agent_mask.numpy()
         domain = batch.domain.numpy()
         use_cache = reference is None and batch.domain_names == self.domain_names
-        keys = [observed[i].tobytes() + mask[i].tobytes() + bytes([int(domain[i])]) for i in range(len(domain))]
-        out = np.zeros((*mask.shape, batch.pred_len, 2))
+        # keyed on the real agents only: batches grouped by agent count pad the same scene to different widths
+        keys = [observed[i][mask[i]].tobytes() + bytes([int(domain[i])]) for i in range(len(domain))]
+        out = np.repeat(observed[:, :, -1:], batch.pred_len, axis=2)  # padded agents: last observed position
         todo = np.ones(len(domain), dtype=bool)
         if use_cache:
             for i, key in enumerate(keys):
                 hit = self._rollouts.get(key)
                 if hit is not None:
-                    out[i], todo[i] = hit, False
+                    out[i][mask[i]], todo[i] = hit, False
         for d in np.unique(domain[todo]):
             sel = np.flatnonzero(todo & (domain == d))
             out[sel] = rollout_scenes(
                 observed[sel],
                 mask[sel],
-                self._style(batch, int(d), reference),
+                self._style(batch, int(d), reference, training),
                 observed_speed=c.orca_speed == "observed",
                 pred_len=batch.pred_len,
                 substeps=int(c.orca_substeps),
@@ -105,12 +115,12 @@ class OrcaResidual(PooledRisk):
             if len(self._rollouts) > CACHE_LIMIT:
                 self._rollouts.clear()
             for i in np.flatnonzero(todo):
-                self._rollouts[keys[i]] = out[i].copy()
+                self._rollouts[keys[i]] = out[i][mask[i]].copy()
         return torch.from_numpy(out).to(batch.positions.dtype)
 
-    def hybrid(self, batch: SceneBatch, reference: SceneBatch | None) -> torch.Tensor:
+    def hybrid(self, batch: SceneBatch, reference: SceneBatch | None, training: bool = False) -> torch.Tensor:
         """Mechanism positions plus the cumulated learned per-step corrections."""
-        orca = self.mechanism_positions(batch, reference)
+        orca = self.mechanism_positions(batch, reference, training)
         context = self.backbone.encode(batch)
         if self.reads_mechanism:
             steps = torch.diff(orca, dim=-2, prepend=batch.last_observed.unsqueeze(-2))
@@ -120,7 +130,7 @@ class OrcaResidual(PooledRisk):
         return orca + torch.cumsum(correction, dim=-2)
 
     def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        pred = self.hybrid(batch, None)
+        pred = self.hybrid(batch, None, training=True)
         total, metrics = self.risk_and_penalty(batch, pred, step)
         metrics["loss"] = float(total.detach())
         return total, metrics

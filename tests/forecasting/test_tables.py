@@ -51,3 +51,32 @@ def test_summary_aggregates_seeds_and_the_readme_reads_it(tables, tmp_path):
     assert "gcrl (minADE_20, n=3)" in page and "energy score" in page
     assert "0.600 ± 0.000 / 1.200 ± 0.000 (n=1)" in page
     assert tables.plot_spread_vs_error(summary, tmp_path / "spread.png").is_file()
+
+
+def test_readme_block_is_rendered_from_the_summary_between_markers(tables, tmp_path):
+    summary = {
+        "forecast_synthetic": {"erm": {"ade": {"0.7": {"mean": 0.1234, "std": 0.001, "n": 3}}}},
+        "forecast_eth_ucy": {"orca_residual": {"ade": {"hotel": {"mean": 0.4321, "std": 0.0, "n": 1}}}},
+    }
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{tables.README_BEGIN}\nstale 9.999\n{tables.README_END}\noutro\n")
+    assert tables.update_readme(readme, summary)
+    text = readme.read_text()
+    assert "0.123 ± 0.001" in text and "0.432 ± 0.000 (n=1)" in text and "9.999" not in text
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+    assert tables.update_readme(readme, summary) and readme.read_text() == text  # idempotent
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert not tables.update_readme(plain, summary) and plain.read_text() == "no markers\n"
+
+
+def test_committed_readme_and_results_page_match_summary_json(tables):
+    """The top-level README's block and the results page are what summary.json renders to (no hand edits)."""
+    root = Path(__file__).parents[2]
+    summary = json.loads((root / "benchmarks/results/forecasting/summary.json").read_text())
+    rebuilt, runs = tables.build_summary(root / "benchmarks/results/forecasting")
+    assert rebuilt == json.loads(json.dumps(rebuilt)) and rebuilt == summary
+    readme = (root / "README.md").read_text()
+    start, end = readme.index(tables.README_BEGIN), readme.index(tables.README_END)
+    assert readme[start : end + len(tables.README_END)] == tables.readme_block(summary)
+    assert (root / "benchmarks/results/forecasting/README.md").read_text() == tables.render(summary, runs)
