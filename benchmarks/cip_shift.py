@@ -79,7 +79,21 @@ def aggregate(per_run: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]
         for factor, value in shift_conditions():
             cond = f"{factor}={value}"
             out[agent][cond] = interval(np.array([r[cond] for r in runs])).as_dict()
+        for name, values in run_robustness(runs).items():
+            out[agent][name] = interval(values).as_dict()
     return out
+
+
+def run_robustness(runs: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    """Per run, over the 12 shifted conditions: their mean return, worst return, and mean return / nominal return."""
+    shifted = [f"{f}={v}" for f, v in shift_conditions() if f != "nominal"]
+    table = np.array([[r[c] for c in shifted] for r in runs])
+    nominal = np.array([r["nominal=1.0"] for r in runs])
+    return {
+        "shifted_mean": table.mean(axis=1),
+        "shifted_worst": table.min(axis=1),
+        "retention": table.mean(axis=1) / np.maximum(np.abs(nominal), 1e-9),
+    }
 
 
 def plot(experiment: str, agg: dict[str, dict[str, Any]], path: Path) -> None:
@@ -113,6 +127,20 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"## {experiment}", "", "| agent | " + " | ".join(conds) + " |", "|---" * (len(conds) + 1) + "|"]
         for agent, stats in agg.items():
             cells = [f"{stats[c]['point']:.0f} [{stats[c]['low']:.0f}, {stats[c]['high']:.0f}]" for c in conds]
+            lines.append(f"| {agent} (n={stats['n_seeds']}) | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Per run over the 12 shifted conditions, then IQM [95% CI] over seeds: the mean and the worst shifted "
+            "return, and the retention (mean shifted return / the same run's nominal return; 1 = unaffected).",
+            "",
+            "| agent | nominal | shifted mean | shifted worst | retention |",
+            "|---|---|---|---|---|",
+        ]
+        for agent, stats in agg.items():
+            cells = [
+                f"{stats[c]['point']:.{d}f} [{stats[c]['low']:.{d}f}, {stats[c]['high']:.{d}f}]"
+                for c, d in (("nominal=1.0", 0), ("shifted_mean", 0), ("shifted_worst", 0), ("retention", 2))
+            ]
             lines.append(f"| {agent} (n={stats['n_seeds']}) | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -57,3 +57,15 @@ def test_shift_changes_the_return_and_scores_are_cached(study):
     scores = cip_shift.evaluate_run(path, episodes=1)
     assert scores["nominal=1.0"] == pytest.approx(nominal) and scores["mass=2.0"] == pytest.approx(heavy)
     assert json.loads((path / "shift.json").read_text()) == scores  # cached: a rerun evaluates nothing again
+
+
+def test_robustness_summary_is_computed_per_run_against_its_own_nominal():
+    shifted = [f"{f}={v}" for f, v in cip_shift.shift_conditions() if f != "nominal"]
+    steady = {"nominal=1.0": 100.0, **{c: 100.0 for c in shifted}}
+    fragile = {"nominal=1.0": 200.0, **{c: 50.0 for c in shifted}}
+    fragile["mass=2.0"] = 10.0
+    out = cip_shift.run_robustness([steady, fragile])
+    assert out["retention"][0] == pytest.approx(1.0)
+    assert out["retention"][1] == pytest.approx((11 * 50.0 + 10.0) / 12 / 200.0)
+    assert out["shifted_worst"].tolist() == [100.0, 10.0]
+    assert out["shifted_mean"][0] == pytest.approx(100.0)
