@@ -3,7 +3,8 @@
 Sweep-tool API: :func:`build_config` (argv -> config), :func:`run_dir_for` (config -> run directory) and
 :func:`run` (config -> final metrics; writes ``<run_dir>/done.json``). A run directory holds
 ``config.yaml``, ``checkpoints/step_<n>/`` (the shared verified format of :mod:`causal_priors.checkpoints`:
-``model.pt`` with model, optimiser, scheduler and torch RNG, weights only; ``state.json`` with step, RNG
+``model.pt`` with model, optimiser, scheduler and torch RNG (and the CUDA generator's on a GPU), weights only,
+loaded with ``map_location="cpu"``; ``state.json`` with step, RNG
 states, wall time and the not-yet-logged training metrics), TensorBoard events written by torch's
 ``SummaryWriter`` (``forecast/train/*``, ``forecast/val/*``, ``forecast/test/*``), ``curves.csv``,
 ``model.pt`` + ``model.json`` (the final weights, :mod:`forecasting.runfiles`) and ``eval/``.
