@@ -212,7 +212,7 @@ class ForecastConfig:
     test_after: bool = True  #: evaluate on the test environments when training ends
     adapt_after: bool = False  #: then run the low-shot adaptation curve (``adapt.*``) before writing done.json
     progress: bool = True  #: show a progress bar while training (on a terminal)
-    device: str = "auto"  #: torch device: auto (CUDA when torch sees one, else CPU) | cpu | cuda | cuda:<n> | mps
+    device: str = "auto"  #: torch device: auto (CUDA when torch sees one, else CPU) | cpu | cuda | cuda:<n>
 
     def __post_init__(self) -> None:
         validate(

@@ -26,15 +26,29 @@ from causal_priors.errors import ConfigError
 __all__ = ["cuda_rng_state", "loading_device", "method_device", "restore_cuda_rng", "training_device"]
 
 
+def _forecast_device(name: str) -> torch.device:
+    device = resolve_device(name, key="device")
+    if device.type == "mps":
+        raise ConfigError(
+            "device=mps: the forecasters compute in float64 in places (energy score, ORCA styles), which MPS lacks; "
+            "use device=auto, cpu or cuda"
+        )
+    return device
+
+
 def training_device(cfg: Any) -> torch.device:
-    """The device of ``cfg.device`` for a command that trains (a device this machine lacks: ``ConfigError``)."""
-    return resolve_device(cfg.device, key="device")
+    """The device of ``cfg.device`` for a command that trains.
+
+    Raises:
+        ConfigError: a device this machine lacks, or ``mps`` (no float64 there).
+    """
+    return _forecast_device(cfg.device)
 
 
 def loading_device(cfg: Any) -> torch.device:
     """The device to load a finished run on: ``cfg.device``, or ``auto`` with a warning when it is missing here."""
     try:
-        return resolve_device(cfg.device, key="device")
+        return _forecast_device(cfg.device)
     except ConfigError:
         fallback = resolve_device("auto")
         warnings.warn(f"device={cfg.device} is not available here: loading on {fallback}", stacklevel=2)

@@ -122,6 +122,9 @@ def test_auto_is_the_cpu_here_and_cuda_when_torch_sees_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert training_device(build_config([])) == torch.device("cuda", 0)
     assert training_device(build_config(["device=cuda:0"])) == torch.device("cuda", 0)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with pytest.raises(ConfigError, match="device=mps: the forecasters compute in float64"):
+        training_device(build_config(["device=mps"]))
 
 
 def test_training_on_a_missing_gpu_is_a_one_line_error(tiny_argv, monkeypatch, capsys):
