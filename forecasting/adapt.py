@@ -25,9 +25,11 @@ from causal_priors.runs import atomic_write_text, scalar_writer, write_json, wri
 from causal_priors.seeding import single_thread
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
+from forecasting.devices import method_device
 from forecasting.evaluate import evaluate_method, metric_names, to_csv, to_markdown
 from forecasting.models.base import ForecastMethod
 from forecasting.runfiles import load_trained, run_dir_for
+from forecasting.step_metrics import to_host
 
 
 def _cycle(ds: SceneDataset, batch_size: int, rng: np.random.Generator) -> Iterator[SceneBatch]:
@@ -41,7 +43,8 @@ def adapt_method(
     """Fine-tune ``method.adaptation_parameters()`` in place on ``scenes``; returns the per-step metrics.
 
     Every other parameter keeps ``requires_grad=False`` during the updates (restored afterwards), so the
-    frozen parts cannot change even through shared modules.
+    frozen parts cannot change even through shared modules. Batches go to the method's device; the metrics
+    stay there until the end and come back to the host in one transfer.
     """
     params = method.adaptation_parameters()
     if not params:
@@ -53,12 +56,13 @@ def adapt_method(
     opt = torch.optim.Adam(params, lr=lr)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    history = []
+    device = method_device(method)
+    history: list[dict[str, Any]] = []
     try:
         method.train()
         batches = _cycle(scenes, batch_size, rng)
         for step in range(steps):
-            loss, metrics = method.adaptation_loss(next(batches), step)
+            loss, metrics = method.adaptation_loss(next(batches).to(device), step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -67,7 +71,7 @@ def adapt_method(
         for p in method.parameters():
             p.requires_grad_(saved[id(p)])
         method.eval()
-    return history
+    return to_host(history)
 
 
 def low_shot_curve(

@@ -19,6 +19,7 @@ from causal_priors.checks import (
     one_of,
     validate,
 )
+from causal_priors.devices import DEVICE_PATTERN
 
 #: forecasting methods (``forecasting.models`` registers exactly these; a test keeps the two in step)
 METHOD_NAMES = ("erm", "vrex", "irm", "causal_motion", "gcrl", "orca_style", "orca_residual")
@@ -211,6 +212,7 @@ class ForecastConfig:
     test_after: bool = True  #: evaluate on the test environments when training ends
     adapt_after: bool = False  #: then run the low-shot adaptation curve (``adapt.*``) before writing done.json
     progress: bool = True  #: show a progress bar while training (on a terminal)
+    device: str = "auto"  #: torch device: auto (CUDA when torch sees one, else CPU) | cpu | cuda | cuda:<n>
 
     def __post_init__(self) -> None:
         validate(
@@ -227,4 +229,5 @@ class ForecastConfig:
             checkpoint_every=POSITIVE,
             run_root=NON_EMPTY,
             experiment=NON_EMPTY,
+            device=matches(DEVICE_PATTERN, "'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps'"),
         )

@@ -25,6 +25,7 @@ import torch
 from causal_priors.runs import atomic_write_text, write_json
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
+from forecasting.devices import method_device
 from forecasting.metrics import ade_fde, best_of_k, summarize
 from forecasting.models.base import ForecastMethod
 from forecasting.scoring import energy_score
@@ -47,11 +48,18 @@ def per_scene_metrics(
     num_samples: Sequence[int] = (20, 100),
     batch_size: int = 500,
 ) -> dict[str, torch.Tensor]:
-    """Per-scene deterministic and best-of-K errors over ``scored`` (vectorised in chunks of scenes)."""
+    """Per-scene deterministic and best-of-K errors over ``scored`` (vectorised in chunks of scenes).
+
+    The chunks and ``reference`` go to the method's device, the errors are computed there, and each metric's
+    per-scene values come back to the host once, at the end (the returned tensors are on the CPU).
+    """
     method.eval()
+    device = method_device(method)
+    reference = None if reference is None else reference.to(device)
     out: dict[str, list[torch.Tensor]] = {name: [] for name in metric_names(num_samples)}
     kmax = max(num_samples) if num_samples else 0
-    for batch in scored.batches(batch_size):
+    for host_batch in scored.batches(batch_size):
+        batch = host_batch.to(device)
         det = method.predict(batch, None, reference)
         ade, fde = ade_fde(det, batch.future, batch.agent_mask)
         out["ade"].append(ade)
@@ -69,7 +77,7 @@ def per_scene_metrics(
                 mins = best_of_k(samples[:k], batch.future, batch.agent_mask)
             out[f"min_ade_{k}"].append(mins[0])
             out[f"min_fde_{k}"].append(mins[1])
-    return {name: torch.cat(v) for name, v in out.items()}
+    return {name: torch.cat(v).cpu() for name, v in out.items()}
 
 
 def evaluate_method(

@@ -17,6 +17,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from causal_priors.errors import ConfigError
+from forecasting.devices import method_device
 
 
 def mcc(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,11 +34,13 @@ def mcc(a: np.ndarray, b: np.ndarray) -> float:
 
 @torch.no_grad()
 def latent_means(method: Any, batch: Any) -> dict[str, np.ndarray]:
-    """Posterior-mean latents of real agents: ``z`` ``(agents, z_dim)``, ``s`` ``(scenes, s_dim)``."""
+    """Posterior-mean latents of real agents: ``z`` ``(agents, z_dim)``, ``s`` ``(scenes, s_dim)`` (computed on the
+    method's device, returned on the host)."""
     if not hasattr(method, "latents"):
         raise ConfigError(f"model {method.name} has no latent posterior (the MCC check is for gcrl)")
+    batch = batch.to(method_device(method))
     lat = method.latents(batch)
-    return {"z": lat["z"][batch.agent_mask].numpy(), "s": lat["s"].numpy()}
+    return {"z": lat["z"][batch.agent_mask].cpu().numpy(), "s": lat["s"].cpu().numpy()}
 
 
 def pairwise_mcc(latents: Sequence[dict[str, np.ndarray]]) -> dict[str, float]:

@@ -82,16 +82,18 @@ def best_of_k(
 def aggregate_by_domain(
     per_scene_values: torch.Tensor, domain: torch.Tensor, domain_names: Sequence[str]
 ) -> dict[str, float]:
-    """Mean of a per-scene value within each domain that has scenes: ``{name: mean}``."""
+    """Mean of a per-scene value within each domain that has scenes: ``{name: mean}`` (computed on the values'
+    device, read on the host in one transfer)."""
     if per_scene_values.shape != domain.shape:
         raise ValueError(
             f"aggregate_by_domain: values {tuple(per_scene_values.shape)} and domain {tuple(domain.shape)} differ"
         )
     n = len(domain_names)
     values = per_scene_values.detach().to(torch.float64)
-    sums = torch.zeros(n, dtype=torch.float64).index_add_(0, domain, values)
+    sums = torch.zeros(n, dtype=torch.float64, device=values.device).index_add_(0, domain, values)
     counts = torch.bincount(domain, minlength=n)
-    return {name: float(sums[i] / counts[i]) for i, name in enumerate(domain_names) if counts[i] > 0}
+    means, present = torch.stack([sums / counts, (counts > 0).to(torch.float64)]).tolist()
+    return {name: means[i] for i, name in enumerate(domain_names) if present[i]}
 
 
 def summarize(

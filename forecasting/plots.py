@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from forecasting.batch import SceneBatch  # noqa: E402
+from forecasting.devices import method_device  # noqa: E402
 from forecasting.models.base import ForecastMethod  # noqa: E402
 
 
@@ -102,10 +103,16 @@ def plot_adaptation(
 def plot_trajectories(
     method: ForecastMethod, batch: SceneBatch, reference: SceneBatch | None, path: Path, num_samples: int = 20
 ) -> None:
-    """A few scenes: observed (solid), true future (dashed), prediction (dotted), samples (faint)."""
+    """A few scenes: observed (solid), true future (dashed), prediction (dotted), samples (faint).
+
+    Predicted on the method's device, drawn from host copies."""
     method.eval()
-    pred = method.predict(batch, None, reference)
-    samples = method.predict(batch, num_samples, reference) if method.generative else None
+    device = method_device(method)
+    on_device = batch.to(device)
+    reference = None if reference is None else reference.to(device)
+    pred = method.predict(on_device, None, reference).cpu()
+    samples = method.predict(on_device, num_samples, reference).cpu() if method.generative else None
+    batch = batch.to("cpu")
     n = batch.num_scenes
     cols = min(n, 3)
     rows = (n + cols - 1) // cols

@@ -17,6 +17,7 @@ from causal_priors.checkpoints import load_json, load_tensors, save_tensors
 from causal_priors.config import to_container
 from causal_priors.errors import ConfigError, DataError
 from causal_priors.runs import run_dir, write_json
+from forecasting.devices import loading_device
 from forecasting.models.base import ForecastMethod, build_method
 from forecasting.splits import data_name
 
@@ -45,7 +46,9 @@ def save_model(method: ForecastMethod, cfg: Any, folder: Path) -> None:
 
 
 def load_trained(cfg: Any) -> ForecastMethod:
-    """The trained method of ``cfg``'s run directory (``model.pt`` + ``model.json``), in eval mode.
+    """The trained method of ``cfg``'s run directory (``model.pt`` + ``model.json``), in eval mode, on
+    :func:`forecasting.devices.loading_device` (``cfg.device``, or ``auto`` with a warning when it is missing here;
+    the file is read with ``map_location="cpu"``, so a model trained on a GPU loads anywhere).
 
     Raises:
         ConfigError: the run has no trained model.
@@ -74,4 +77,4 @@ def load_trained(cfg: Any) -> ForecastMethod:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{path}: does not fit the model described by model.json ({text[:200]})") from None
     method.eval()
-    return method
+    return method.to(loading_device(cfg))

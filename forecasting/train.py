@@ -3,7 +3,8 @@
 Sweep-tool API: :func:`build_config` (argv -> config), :func:`run_dir_for` (config -> run directory) and
 :func:`run` (config -> final metrics; writes ``<run_dir>/done.json``). A run directory holds
 ``config.yaml``, ``checkpoints/step_<n>/`` (the shared verified format of :mod:`causal_priors.checkpoints`:
-``model.pt`` with model, optimiser, scheduler and torch RNG, weights only; ``state.json`` with step, RNG
+``model.pt`` with model, optimiser, scheduler and torch RNG (and the CUDA generator's on a GPU), weights only,
+loaded with ``map_location="cpu"``; ``state.json`` with step, RNG
 states, wall time and the not-yet-logged training metrics), TensorBoard events written by torch's
 ``SummaryWriter`` (``forecast/train/*``, ``forecast/val/*``, ``forecast/test/*``), ``curves.csv``,
 ``model.pt`` + ``model.json`` (the final weights, :mod:`forecasting.runfiles`) and ``eval/``.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
 from itertools import islice
@@ -43,18 +43,23 @@ from causal_priors.checkpoints import (
 from causal_priors.config import load_config, save_config, to_container, to_typed
 from causal_priors.errors import ConfigError, DataError
 from causal_priors.provenance import provenance, write_provenance
-from causal_priors.rundir import check_finite, claim_run
+from causal_priors.rundir import claim_run
 from causal_priors.runs import CurveWriter, scalar_writer, write_json, write_scalars
 from causal_priors.seeding import seed_everything, single_thread
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
+from forecasting.devices import cuda_rng_state, method_device, restore_cuda_rng, training_device
 from forecasting.evaluate import evaluate_method, per_scene_metrics, results_table, write_results
 from forecasting.metrics import summarize
 from forecasting.models.base import ForecastMethod, build_method, is_trainable
 from forecasting.runfiles import load_trained, run_dir_for, save_model
 from forecasting.splits import check_test_files, data_name, test_sets, train_val
+from forecasting.step_metrics import StepMetrics
 
-__all__ = ["build_config", "evaluate_trained", "load_trained", "run", "run_dir_for", "validate"]
+__all__ = ["build_config", "evaluate_trained", "load_trained", "run", "run_dir_for", "train_step", "validate"]
+
+#: config keys a resumed run may change (``device``: a run started on a GPU may finish on a CPU)
+RESUME_MAY_CHANGE = ("keep_checkpoints", "progress", "device")
 
 CURVE_FIELDS = ["step", "loss", "val_ade", "val_fde", "wall_s"]
 
@@ -128,19 +133,41 @@ def _lr_lambda(total: int, floor: float):
     return f
 
 
-def _check_finite(loss: torch.Tensor, metrics: dict[str, float], step: int) -> None:
-    check_finite(metrics, step)
-    check_finite({"loss": float(loss.detach())}, step)
+def train_step(
+    method: ForecastMethod,
+    batch: SceneBatch,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    grad_clip: float,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """One optimiser step on ``batch`` (already on the method's device); the detached loss and the metrics,
+    both left on the device (:class:`forecasting.step_metrics.StepMetrics` reads them later)."""
+    method.train()
+    loss, metrics = method.loss(batch, step)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(method.parameters(), grad_clip)
+    opt.step()
+    sched.step()
+    return loss.detach(), metrics
 
 
 def _save_checkpoint(folder: Path, method, opt, sched, step: int, wall_s: float, acc: dict) -> None:
-    """One checkpoint folder: tensors weights-only, everything else JSON."""
+    """One checkpoint folder: tensors weights-only, everything else JSON.
+
+    Tensors are saved where they live; :func:`causal_priors.checkpoints.load_tensors` reads them with
+    ``map_location="cpu"`` and the loaders copy them onto the resuming run's device, so a checkpoint written on
+    a GPU resumes on a CPU-only machine (and its CUDA generator state, when there is one, is then skipped).
+    """
     rng, torch_rng = snapshot_global_rng()
     tensors = {
         "model": method.state_dict(),
         "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(),
         "torch_rng": torch_rng,
+        **cuda_rng_state(method_device(method)),
     }
     save_tensors(tensors, folder / "model.pt")
     write_json(folder / "state.json", {"step": step, "rng": rng, "wall_s": wall_s, "pending_metrics": acc})
@@ -155,6 +182,7 @@ def _load_checkpoint(ckpt: Checkpoint, method, opt, sched) -> tuple[int, float, 
         opt.load_state_dict(tensors["optimizer"])
         sched.load_state_dict(tensors["scheduler"])
         restore_global_rng(state["rng"], tensors["torch_rng"])
+        restore_cuda_rng(tensors, method_device(method))
         pending = {k: [float(x) for x in v] for k, v in state.get("pending_metrics", {}).items()}
         return int(state["step"]), float(state["wall_s"]), pending
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
@@ -171,9 +199,7 @@ def run(cfg: Any) -> dict[str, float]:
     single_thread()
     check_test_files(cfg)
     rd = run_dir_for(cfg)
-    with claim_run(
-        rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=("keep_checkpoints", "progress")
-    ):
+    with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=RESUME_MAY_CHANGE):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         return _train(cfg, rd)
@@ -188,16 +214,18 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
     steps, bs = int(cfg.steps), int(cfg.batch_size)
     if len(train) < bs:
         raise ConfigError(f"batch_size={bs} exceeds the {len(train)} training scenes")
+    device = training_device(cfg)
     method = build_method(cfg.model.name, cfg.model, train.domain_names, extra, steps)
     method.prepare(train)  # data-dependent set-up (orca_residual: the training domains' styles)
+    method.to(device)
     opt = torch.optim.Adam(method.parameters(), lr=float(cfg.lr), weight_decay=float(cfg.weight_decay))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps, float(cfg.lr_min_fraction)))
     step, resumed, wall0 = 0, False, 0.0
-    acc: dict[str, list[float]] = defaultdict(list)
+    acc = StepMetrics()
     if ckpt is not None:
         step, wall0, pending = _load_checkpoint(ckpt, method, opt, sched)
         resumed = True
-        acc.update(pending)
+        acc = StepMetrics(pending)
     save_config(cfg, rd / "config.yaml")
     write_provenance(rd)
     writer = scalar_writer(rd)
@@ -218,22 +246,17 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
         rng = np.random.default_rng([int(cfg.seed), epoch])
         epoch_batches = train.batches(bs, shuffle=True, rng=rng, drop_last=True, group_by_agents=group)
         for batch in islice(epoch_batches, offset, None):
-            method.train()
-            loss, m = method.loss(batch, step)
-            _check_finite(loss, m, step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(method.parameters(), float(cfg.grad_clip))
-            opt.step()
-            sched.step()
+            loss, m = train_step(method, batch.to(device), opt, sched, step, float(cfg.grad_clip))
+            acc.add(step, loss, m)
             step += 1
             bar.update(1)
-            for k, v in m.items():
-                acc[k].append(v)
             row: dict[str, float] = {}
-            if step % int(cfg.log_every) == 0 or step == steps:
-                means = {k: float(np.mean(v)) for k, v in acc.items()}
+            log_now = step % int(cfg.log_every) == 0 or step == steps
+            validate_now = (int(cfg.val_every) and step % int(cfg.val_every) == 0) or step == steps
+            if log_now or validate_now or step % int(cfg.checkpoint_every) == 0:
+                acc.read()  # the steps' metrics to the host at once; the NaN guard names the first bad step
+            if log_now:
+                means = acc.means()
                 out = {f"forecast/train/{k}": v for k, v in means.items()}
                 out["forecast/train/lr"] = sched.get_last_lr()[0]
                 out["forecast/time/steps_per_s"] = (step - s_log) / max(time.time() - t_log, 1e-9)
@@ -241,7 +264,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
                 row.update(loss=means.get("loss", float("nan")))
                 acc.clear()
                 t_log, s_log = time.time(), step
-            if (int(cfg.val_every) and step % int(cfg.val_every) == 0) or step == steps:
+            if validate_now:
                 val_metrics = validate(method, val, reference, int(cfg.eval.batch_size))
                 write_scalars(writer, {f"forecast/val/{k}": v for k, v in val_metrics.items()}, step)
                 row.update(val_ade=val_metrics["ade/all"], val_fde=val_metrics["fde/all"])
@@ -251,7 +274,7 @@ def _train(cfg: Any, rd: Path) -> dict[str, float]:
             if step % int(cfg.checkpoint_every) == 0 or step == steps:
                 writer.flush()
                 write = partial(
-                    _save_checkpoint, method=method, opt=opt, sched=sched, step=step, wall_s=wall(), acc=dict(acc)
+                    _save_checkpoint, method=method, opt=opt, sched=sched, step=step, wall_s=wall(), acc=acc.pending()
                 )
                 store.save(step, write)
             if step >= steps:

@@ -18,6 +18,7 @@ from causal_priors.provenance import provenance, write_provenance
 from causal_priors.rundir import claim_run
 from causal_priors.runs import write_json
 from causal_priors.seeding import seed_everything, single_thread
+from forecasting.devices import training_device
 from forecasting.models.base import build_method
 from forecasting.runfiles import run_dir_for, save_model
 from forecasting.splits import check_test_files, split_reference, test_sets, train_val
@@ -47,7 +48,7 @@ def run_untrained(cfg: Any) -> dict[str, float]:
     single_thread()
     check_test_files(cfg)
     rd = run_dir_for(cfg)
-    may_change = ("keep_checkpoints", "progress")
+    may_change = ("keep_checkpoints", "progress", "device")
     with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=may_change):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
@@ -57,6 +58,7 @@ def run_untrained(cfg: Any) -> dict[str, float]:
         t0 = time.time()
         method = build_method(cfg.model.name, cfg.model, train.domain_names, extra, 1)
         default = method.fit_default_style(train, seed=int(cfg.seed))
+        method.to(training_device(cfg))  # the mechanism runs on the host; its predictions go to this device
         fit_wall = time.time() - t0
         save_config(cfg, rd / "config.yaml")
         write_provenance(rd)

@@ -3,8 +3,9 @@
 A method is an ``nn.Module`` with:
 
 - ``loss(batch, step) -> (loss, metrics)``: the training objective at global ``step`` (staged methods
-  switch terms on ``stage(step)``); ``metrics`` holds floats named without prefix (the trainer adds
-  ``forecast/train/``).
+  switch terms on ``stage(step)``); ``metrics`` holds detached 0-dim tensors on the method's device (or plain
+  floats) named without prefix; the trainer reads them on the host once per logging step
+  (:class:`forecasting.step_metrics.StepMetrics`) and adds ``forecast/train/``.
 - ``predict(batch, num_samples=None, reference=None)``: absolute positions, ``(B, K, P, 2)`` when
   ``num_samples`` is None (deterministic: the posterior mean for generative methods), else
   ``(num_samples, B, K, P, 2)``. ``reference`` holds labelled scenes of the batch's environments for
@@ -24,6 +25,9 @@ from torch import nn
 
 from forecasting.batch import SceneBatch
 from forecasting.models.backbone import Backbone
+
+#: a training metric as ``loss`` returns it: a detached 0-dim tensor on the method's device, or a float
+Metric = torch.Tensor | float
 
 
 class ForecastMethod(nn.Module):
@@ -62,7 +66,7 @@ class ForecastMethod(nn.Module):
         """Name of the training stage at ``step`` (single-stage methods: ``"joint"``)."""
         return "joint"
 
-    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         raise NotImplementedError
 
     def predict(
@@ -73,7 +77,7 @@ class ForecastMethod(nn.Module):
     def adaptation_parameters(self) -> list[nn.Parameter]:
         raise NotImplementedError
 
-    def adaptation_loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def adaptation_loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         """Default: the training loss at the final stage."""
         return self.loss(batch, self.total_steps)
 

@@ -28,7 +28,7 @@ from causal_priors.errors import ConfigError
 from forecasting.batch import OBS_LEN, PRED_LEN, SceneBatch
 from forecasting.losses import domain_risks, scene_risk, supcon_loss, vrex_penalty
 from forecasting.models.backbone import mlp
-from forecasting.models.base import register
+from forecasting.models.base import Metric, register
 from forecasting.models.erm import PooledRisk
 
 
@@ -75,8 +75,12 @@ class StyleEncoder(nn.Module):
 def leave_one_out_styles(styles: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
     """Each scene's style = mean of the other scenes of its environment (its own when it is alone)."""
     ids, inverse = torch.unique(domain, return_inverse=True)
-    sums = torch.zeros(len(ids), styles.shape[1], dtype=styles.dtype).index_add(0, inverse, styles)
-    counts = torch.zeros(len(ids), dtype=styles.dtype).index_add(0, inverse, torch.ones_like(styles[:, 0]))
+    sums = torch.zeros(len(ids), styles.shape[1], dtype=styles.dtype, device=styles.device).index_add(
+        0, inverse, styles
+    )
+    counts = torch.zeros(len(ids), dtype=styles.dtype, device=styles.device).index_add(
+        0, inverse, torch.ones_like(styles[:, 0])
+    )
     n = counts[inverse].unsqueeze(-1)
     loo = (sums[inverse] - styles) / (n - 1).clamp_min(1.0)
     return torch.where(n > 1, loo, styles)
@@ -128,12 +132,12 @@ class CausalMotion(PooledRisk):
         styles = self.style_encoder(batch)
         return styles, supcon_loss(self.projection(styles), batch.domain, float(self.cfg.temperature))
 
-    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         stage = self.stage(step)
-        metrics: dict[str, float] = {"stage": float(("invariant", "style", "joint").index(stage))}
+        metrics: dict[str, Metric] = {"stage": float(("invariant", "style", "joint").index(stage))}
         if stage == "style":
             _, con = self.contrastive(batch)
-            metrics.update(contrastive=float(con.detach()), loss=float(con.detach()))
+            metrics.update(contrastive=con.detach(), loss=con.detach())
             return con, metrics
         kw: dict[str, Any] = {}
         con = None
@@ -146,8 +150,8 @@ class CausalMotion(PooledRisk):
         metrics.update(m)
         if con is not None:
             total = total + float(self.cfg.contrastive_weight) * con
-            metrics["contrastive"] = float(con.detach())
-        metrics["loss"] = float(total.detach())
+            metrics["contrastive"] = con.detach()
+        metrics["loss"] = total.detach()
         return total, metrics
 
     def reference_styles(self, batch: SceneBatch, reference: SceneBatch) -> torch.Tensor:
@@ -179,13 +183,13 @@ class CausalMotion(PooledRisk):
         """Only the style-modulation (FiLM) layers adapt; the invariant backbone and style encoder stay."""
         return list(self.film.parameters())
 
-    def adaptation_loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def adaptation_loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         """Risk of the style-modulated prediction, styles from the other adaptation scenes (leave-one-out)."""
         with torch.no_grad():
             styles = leave_one_out_styles(self.style_encoder(batch), batch.domain)
         pred = self.backbone.decode(batch, self.backbone.encode(batch), **self.modulation(styles))
         risk = scene_risk(pred, batch.future, batch.agent_mask).mean()
-        return risk, {"risk": float(risk.detach()), "loss": float(risk.detach())}
+        return risk, {"risk": risk.detach(), "loss": risk.detach()}
 
 
 __all__ = ["CausalMotion", "StyleEncoder", "leave_one_out_styles", "nearest_neighbour_offsets"]

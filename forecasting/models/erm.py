@@ -11,7 +11,7 @@ from torch import nn
 
 from forecasting.batch import SceneBatch
 from forecasting.losses import domain_risks, scene_risk
-from forecasting.models.base import ForecastMethod, register
+from forecasting.models.base import ForecastMethod, Metric, register
 
 
 class PooledRisk(ForecastMethod):
@@ -31,25 +31,25 @@ class PooledRisk(ForecastMethod):
 
     def risk_and_penalty(
         self, batch: SceneBatch, pred: torch.Tensor, step: int
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Mean risk plus the weighted penalty, with the metrics of both."""
+    ) -> tuple[torch.Tensor, dict[str, Metric]]:
+        """Mean risk plus the weighted penalty, with the metrics of both (device tensors)."""
         risk = scene_risk(pred, batch.future, batch.agent_mask)
         total = risk.mean()
-        metrics = {"risk": float(total.detach())}
+        metrics: dict[str, Metric] = {"risk": total.detach()}
         risks = domain_risks(risk.detach(), batch.domain)
-        metrics["risk_spread"] = float(risks.max() - risks.min())
+        metrics["risk_spread"] = risks.max() - risks.min()
         pen = self.penalty(batch, pred, risk)
         if pen is not None:
             w = self.penalty_weight(step)
-            metrics["penalty"] = float(pen.detach())
+            metrics["penalty"] = pen.detach()
             if w > 0:
                 total = total + w * pen
         return total, metrics
 
-    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         pred = self.backbone(batch)
         total, metrics = self.risk_and_penalty(batch, pred, step)
-        metrics["loss"] = float(total.detach())
+        metrics["loss"] = total.detach()
         return total, metrics
 
     def predict(self, batch, num_samples=None, reference=None):

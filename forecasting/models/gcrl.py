@@ -26,7 +26,7 @@ from torch import nn
 from forecasting.batch import OBS_LEN, PRED_LEN, SceneBatch, rollout_positions
 from forecasting.losses import gaussian_log_prob, mixture_log_prob
 from forecasting.models.backbone import Decoder, SceneEncoder, mlp
-from forecasting.models.base import ForecastMethod, register
+from forecasting.models.base import ForecastMethod, Metric, register
 from forecasting.models.flows import Flow
 
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 4.0
@@ -111,7 +111,7 @@ class GCRL(ForecastMethod):
         return out.reshape(*out.shape[:-1], OBS_LEN - 1, 2)
 
     # --------------------------------------------------------------------------------------------- losses
-    def neg_elbo(self, batch: SceneBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    def neg_elbo(self, batch: SceneBatch) -> tuple[torch.Tensor, dict[str, Metric]]:
         """Per-scene negative ELBO ``(B,)`` and its terms (batch means)."""
         c = self.cfg
         inv2s2 = 1.0 / (2.0 * float(c.sigma) ** 2)
@@ -137,15 +137,15 @@ class GCRL(ForecastMethod):
             nll_mean = masked_sq_sum(ym - batch.future, batch.agent_mask) * inv2s2
             total = total + float(c.mean_weight) * nll_mean
             terms["nll_y_mean"] = nll_mean
-        metrics = {name: float(v.detach().mean()) for name, v in terms.items()}
-        metrics["neg_elbo"] = float(total.detach().mean())
+        metrics: dict[str, Metric] = {name: v.detach().mean() for name, v in terms.items()}
+        metrics["neg_elbo"] = total.detach().mean()
         return total, metrics
 
-    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         per_scene, metrics = self.neg_elbo(batch)
         coords = batch.positions.shape[1] * batch.pred_len * 2
         loss = per_scene.mean() / coords
-        metrics["loss"] = float(loss.detach())
+        metrics["loss"] = loss.detach()
         return loss, metrics
 
     def predict(self, batch, num_samples=None, reference=None):

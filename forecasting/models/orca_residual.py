@@ -17,6 +17,11 @@ error (ERM) on the training radii only.
 - Low-shot adaptation fine-tunes the residual's decoder; the adaptation scenes are the mechanism's references.
 - The mechanism's roll-outs of training scenes are cached (the training set is fixed), so a training step
   costs about an ERM step after the first epoch.
+- Devices: the mechanism is numpy and runs on the host whatever ``device`` says; the residual (backbone) runs
+  on the method's device. Each call of :meth:`OrcaResidual.mechanism_positions` copies the batch's observed
+  positions, agent mask and domain ids to the host (small copies; the cache is keyed on them), rolls out there
+  and copies the roll-out to the batch's device in one transfer; the training styles are read from their buffer
+  in one transfer too. On the CPU these copies cost nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from torch import nn
 from forecasting.batch import SceneBatch
 from forecasting.data import SceneDataset
 from forecasting.mechanism import OrcaStyle, rollout_scenes
-from forecasting.models.base import ForecastMethod, register
+from forecasting.models.base import ForecastMethod, Metric, register
 from forecasting.models.erm import PooledRisk
 from forecasting.models.orca_style import OrcaStyleMethod
 
@@ -62,17 +67,29 @@ class OrcaResidual(PooledRisk):
         for name, ds in train.by_domain().items():
             part = ds.subset(slice(0, n))
             style = self.mechanism._estimate(part.positions.astype(np.float64), part.agent_mask, part.obs_len)
-            self.train_styles[self.domain_names.index(name)] = torch.tensor(style.as_list(), dtype=torch.float64)
+            row = torch.tensor(style.as_list(), dtype=torch.float64, device=self.train_styles.device)
+            self.train_styles[self.domain_names.index(name)] = row
 
-    def _style(self, batch: SceneBatch, d: int, reference: SceneBatch | None, training: bool) -> OrcaStyle:
-        """Domain ``d``'s style: reference scenes, else the training style, else (training only) the batch's own."""
+    def _style(
+        self,
+        batch: SceneBatch,
+        d: int,
+        reference: SceneBatch | None,
+        training: bool,
+        train_styles: list[list[float]] | None = None,
+    ) -> OrcaStyle:
+        """Domain ``d``'s style: reference scenes, else the training style, else (training only) the batch's own.
+
+        ``train_styles``: the ``train_styles`` buffer already read on the host (read here when None)."""
+        if train_styles is None:
+            train_styles = self.train_styles.tolist()
         name = batch.domain_names[d]
         if reference is not None:
             return self.mechanism.reference_style(name, reference)
         if name in self.domain_names:
-            row = self.train_styles[self.domain_names.index(name)]
-            if bool(torch.isfinite(row).all()):
-                return OrcaStyle(*(float(x) for x in row))
+            row = train_styles[self.domain_names.index(name)]
+            if all(np.isfinite(row)):
+                return OrcaStyle(*row)
         if not training:  # a prediction must not read the futures of the scenes it predicts
             return self.mechanism.style()
         own = batch.select(batch.domain == d)  # low-shot adaptation scenes of a new domain (training data)
@@ -85,14 +102,15 @@ class OrcaResidual(PooledRisk):
         batches). ``training``: a batch of an unknown domain without references may take its style from its
         own complete scenes (adaptation); otherwise such a domain gets the default style."""
         c = self.cfg
-        observed = batch.observed.numpy().astype(np.float64)
-        mask = batch.agent_mask.numpy()
-        domain = batch.domain.numpy()
+        observed = batch.observed.cpu().numpy().astype(np.float64)
+        mask = batch.agent_mask.cpu().numpy()
+        domain = batch.domain.cpu().numpy()
         use_cache = reference is None and batch.domain_names == self.domain_names
         # keyed on the real agents only: batches grouped by agent count pad the same scene to different widths
         keys = [observed[i][mask[i]].tobytes() + bytes([int(domain[i])]) for i in range(len(domain))]
         out = np.repeat(observed[:, :, -1:], batch.pred_len, axis=2)  # padded agents: last observed position
         todo = np.ones(len(domain), dtype=bool)
+        train_styles = self.train_styles.tolist() if reference is None else []
         if use_cache:
             for i, key in enumerate(keys):
                 hit = self._rollouts.get(key)
@@ -103,7 +121,7 @@ class OrcaResidual(PooledRisk):
             out[sel] = rollout_scenes(
                 observed[sel],
                 mask[sel],
-                self._style(batch, int(d), reference, training),
+                self._style(batch, int(d), reference, training, train_styles),
                 observed_speed=c.orca_speed == "observed",
                 pred_len=batch.pred_len,
                 substeps=int(c.orca_substeps),
@@ -116,7 +134,7 @@ class OrcaResidual(PooledRisk):
                 self._rollouts.clear()
             for i in np.flatnonzero(todo):
                 self._rollouts[keys[i]] = out[i][mask[i]].copy()
-        return torch.from_numpy(out).to(batch.positions.dtype)
+        return torch.from_numpy(out).to(device=batch.positions.device, dtype=batch.positions.dtype)
 
     def hybrid(self, batch: SceneBatch, reference: SceneBatch | None, training: bool = False) -> torch.Tensor:
         """Mechanism positions plus the cumulated learned per-step corrections."""
@@ -129,10 +147,10 @@ class OrcaResidual(PooledRisk):
         correction = self.backbone.decoder(context, zero)  # (B, K, P, 2): zero "constant velocity" + deltas
         return orca + torch.cumsum(correction, dim=-2)
 
-    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, Metric]]:
         pred = self.hybrid(batch, None, training=True)
         total, metrics = self.risk_and_penalty(batch, pred, step)
-        metrics["loss"] = float(total.detach())
+        metrics["loss"] = total.detach()
         return total, metrics
 
     def predict(self, batch, num_samples=None, reference=None):

@@ -12,6 +12,9 @@ information budget, as causal motion's style encoder. Goals come from the observ
 - Low-shot adaptation = more reference scenes: the method has no adaptation parameters
   (``trainable = False``); ``forecast adapt`` passes the adaptation scenes as references.
 - The style is held in buffers (``default_style``), so ``model.pt`` round-trips like any other method.
+- Devices: the mechanism is numpy, so it runs on the host whatever ``device`` says; ``predict`` copies the
+  batch's observed steps (and reference scenes) to the host, rolls out there and returns the positions on the
+  batch's device in one transfer.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class OrcaStyleMethod(ForecastMethod):
 
     def style(self) -> OrcaStyle:
         """The default style (from the training environments once fitted)."""
-        r, s, t = (float(x) for x in self.default_style)
+        r, s, t = self.default_style.tolist()
         return OrcaStyle(r, s, t)
 
     def fit_default_style(self, scenes: SceneDataset, max_scenes: int = 0, seed: int = 0) -> OrcaStyle:
@@ -77,19 +80,19 @@ class OrcaStyleMethod(ForecastMethod):
         idx = np.sort(np.random.default_rng(seed).permutation(len(scenes))[: min(n, len(scenes))])
         part = scenes.subset(idx)
         style = self._estimate(part.positions.astype(np.float64), part.agent_mask, part.obs_len)
-        self.default_style.copy_(torch.tensor(style.as_list(), dtype=torch.float64))
+        self.default_style.copy_(torch.tensor(style.as_list(), dtype=torch.float64, device=self.default_style.device))
         return style
 
     def reference_style(self, name: str, reference: SceneBatch | None) -> OrcaStyle:
         """The style of environment ``name`` from its reference scenes (the default style when it has none)."""
         if reference is None or name not in reference.domain_names:
             return self.style()
-        sel = (reference.domain == reference.domain_names.index(name)).numpy()
+        sel = (reference.domain == reference.domain_names.index(name)).cpu().numpy()
         if not sel.any():
             return self.style()
         n = int(self.cfg.orca_fit_scenes)
-        positions = reference.positions.numpy()[sel][:n].astype(np.float64)
-        return self._estimate(positions, reference.agent_mask.numpy()[sel][:n], reference.obs_len)
+        positions = reference.positions.cpu().numpy()[sel][:n].astype(np.float64)
+        return self._estimate(positions, reference.agent_mask.cpu().numpy()[sel][:n], reference.obs_len)
 
     # -- ForecastMethod ----------------------------------------------------------------------------------
     def loss(self, batch: SceneBatch, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -97,9 +100,9 @@ class OrcaStyleMethod(ForecastMethod):
 
     @torch.no_grad()
     def predict(self, batch, num_samples=None, reference=None):
-        observed = batch.observed.numpy().astype(np.float64)
-        mask = batch.agent_mask.numpy()
-        domain = batch.domain.numpy()
+        observed = batch.observed.cpu().numpy().astype(np.float64)
+        mask = batch.agent_mask.cpu().numpy()
+        domain = batch.domain.cpu().numpy()
         out = np.zeros((*mask.shape, batch.pred_len, 2))
         for d in np.unique(domain):
             sel = np.flatnonzero(domain == d)
@@ -114,7 +117,7 @@ class OrcaStyleMethod(ForecastMethod):
                 max_neighbours=int(self.cfg.orca_neighbours),
                 heading=str(self.cfg.orca_heading),
             )
-        pred = torch.from_numpy(out).to(batch.positions.dtype)
+        pred = torch.from_numpy(out).to(device=batch.positions.device, dtype=batch.positions.dtype)
         return self.repeat_samples(pred, num_samples)
 
     def adaptation_parameters(self) -> list[nn.Parameter]:
