@@ -148,9 +148,11 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    from causal_priors.quiet import quiet_known_noise
     from causal_priors.seeding import single_thread
 
     single_thread()
+    quiet_known_noise()  # MuJoCo's settotalmass deprecation, printed at every HalfCheetah model load
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for experiment in args.experiments:
