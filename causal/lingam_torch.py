@@ -191,6 +191,8 @@ def causal_order_torch(
             or prior knowledge that leaves no candidate (a cycle).
     """
     dev = torch.device(device)
+    if dev.type == "mps":
+        raise ValueError("the torch DirectLiNGAM backend keeps float64 covariances, which mps lacks: use cpu or cuda")
     dt = torch_dtype(dtype)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape

@@ -114,6 +114,8 @@ def test_errors_match_the_numpy_path():
         causal_order_torch(X, warm_order=[0, 1, 1, 2])
     with pytest.raises(ValueError, match="float32 or float64"):
         causal_order_torch(X, dtype=torch.float16)
+    with pytest.raises(ValueError, match="mps"):
+        causal_order_torch(X, device="mps")
     with pytest.raises(ValueError, match="chunk"):
         causal_order_torch(X, chunk=0)
     with pytest.raises(ValueError, match="backend"):
