@@ -32,6 +32,9 @@ within a documented tolerance of it (the default), at a cost that hardly depends
 
 Prior knowledge uses the reference's matrix convention (see :func:`make_prior_knowledge`) and is
 applied in the strong way: it restricts the candidates at each step and the regressors when pruning.
+
+:func:`direct_lingam` ``backend="torch"`` runs the order search densely with torch instead (every pair of a step,
+on a GPU when given one; :mod:`causal.lingam_torch`), with the same measure and choice.
 """
 
 from __future__ import annotations
