@@ -237,6 +237,8 @@ class CausalPrior:
                 seed=seed,
                 transition=c.transition_graph,
                 warm_order=warm,
+                backend=c.lingam_backend(self.device),
+                device=self.device,
             )
             graph_seconds = time.perf_counter() - start
             self.use_graph(graph)

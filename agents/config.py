@@ -26,6 +26,9 @@ from envs.config import EnvConfig
 CAUSAL_VIEWS = ("state", "features")
 """``causal.view`` with pixel observations: the simulator's state (privileged) or the encoder's features."""
 
+CAUSAL_BACKENDS = ("auto", "numpy", "torch")
+"""``causal.backend``: the order search; ``auto`` = ``torch`` when the policy's device is CUDA, else ``numpy``."""
+
 EMPOWERMENT_FORMS = ("intrinsic_reward", "entropy_bonus")
 """``causal.empowerment_form``: the critic-target reward (spec section 3, corrected) or the first release's form."""
 
@@ -108,6 +111,10 @@ class CausalConfig:
     view: str = "state"
     """With pixel observations, the low-dimensional view the graph, inverse model and dynamics model use: ``state``
     (the simulator's state, privileged) or ``features`` (the encoder's output; see docs/cip.md, pixels)."""
+    backend: str = "auto"
+    """DirectLiNGAM's order search: ``numpy`` (branch and bound on the CPU), ``torch`` (the dense search of
+    ``causal.lingam_torch`` on the policy's device) or ``auto`` (``torch`` when that device is CUDA, else ``numpy``).
+    Same graph up to rounding; may change on resume."""
 
     def __post_init__(self) -> None:
         """Range and name checks of the fields above (kept last in the class so new fields merge above it)."""
@@ -133,12 +140,21 @@ class CausalConfig:
             inverse_lr=LEARNING_RATE,
             inverse_net_arch=each(POSITIVE, nonempty=True),
             view=one_of(*CAUSAL_VIEWS),
+            backend=one_of(*CAUSAL_BACKENDS),
         )
 
     @property
     def any_active(self) -> bool:
         """Whether any causal part is on (otherwise the agent is plain SAC and no graph is ever fitted)."""
         return bool(self.entropy or self.augment or self.empowerment)
+
+    def lingam_backend(self, device: Any) -> str:
+        """The order-search backend on the policy's ``device``: ``backend``, with ``auto`` resolved."""
+        if self.backend != "auto":
+            return self.backend
+        import torch
+
+        return "torch" if torch.device(device).type == "cuda" else "numpy"
 
     @property
     def validity_rule(self) -> str:

@@ -152,6 +152,7 @@ def _discover(cfg: DiscoverConfig, path: Path) -> tuple[Path, FactoredGraph]:
             weight_scale=c.weight_scale,
             seed=cfg.seed,
             transition=c.transition_graph,
+            backend=c.lingam_backend("cpu"),
         )
     except ValueError as err:
         raise UserError(str(err)) from None

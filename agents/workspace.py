@@ -63,8 +63,9 @@ def run_dir_for(cfg: TrainConfig) -> Path:
     return run_dir(cfg.run_root, cfg.experiment, cfg.env.id, cfg.agent.name, cfg.seed)
 
 
-#: config keys a resumed run may change (``total_steps`` extends a finished run)
-RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device", "keep_checkpoints")
+#: config keys a resumed run may change (``total_steps`` extends a finished run; ``agent.causal.backend`` only picks
+#: where DirectLiNGAM's order search runs, and runs saved before the key existed must still resume)
+RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device", "keep_checkpoints", "agent.causal.backend")
 
 
 def run(cfg: TrainConfig) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Run in the reference venv (``lingam`` pins an old scipy, so it never goes into t
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv-lingam/bin/python benchmarks/lingam_speed.py    # the table (~10-15 min)
     python benchmarks/lingam_speed.py --dims 24 44 --no-reference           # ours only
+    python benchmarks/lingam_speed.py --dims 100 --no-reference --backend torch --device cuda   # + torch column
 
 Families: sparse (about 1.5 parents per variable) or dense (edge probability 0.3) graphs x uniform,
 Laplace or exponential noise (:func:`causal.synthetic.sem_family`), N = 10,000 samples, one BLAS thread.
@@ -18,8 +19,17 @@ Laplace or exponential noise (:func:`causal.synthetic.sem_family`), N = 10,000 s
   coefficient difference; **work**: residual entropies evaluated by our cold search over the least any
   search can do (``d (d - 1)``: one full row per step).
 
+* **torch** (with ``--backend torch``): the cold fit with ``direct_lingam(..., backend="torch", device=...)``, the
+  dense search of :mod:`causal.lingam_torch` (every pair of every step: no pruning, so on a CPU it is much slower
+  than the numpy branch and bound; it is meant for a GPU); **order**: ``same`` when its causal order is ours cold's,
+  else the first position where they differ; **t-edg**: its adjacency has ours cold's non-zero pattern. With the
+  default tolerance the choice among near-tied variables is sensitive to rounding, so at large ``d`` the orders
+  can part as numpy's float32 and float64 orders do: **f64 order** (with ``--compare-float64``) is that position
+  for numpy float64 against ours cold (float32).
+
 Times are CPU seconds (``time.process_time``): on a shared machine the wall time mostly measures the
-other tenants. The load average is printed with the table.
+other tenants. The load average is printed with the table. The torch column on a GPU is wall seconds (the
+device synchronised before and after); GPU timings need a GPU (this machine has none).
 """
 
 from __future__ import annotations
@@ -67,6 +77,35 @@ def _extrapolate(measured: dict[int, float], d: int) -> float | None:
     return measured[d2] * (d / d2) ** b
 
 
+def _first_difference(order: list[int], reference: list[int]) -> str:
+    """``same``, or the first position where ``order`` and ``reference`` differ."""
+    return next((str(i) for i, (a, b) in enumerate(zip(order, reference, strict=True)) if a != b), "same")
+
+
+def _torch_fitter(device: str):
+    """``X -> (seconds, LingamResult)`` of the torch backend on ``device`` (one thread on the host)."""
+    import torch
+
+    torch.set_num_threads(1)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {device}: torch sees no CUDA device here")
+
+    if dev.type == "cuda":  # CUDA context and kernels loaded before the first timed fit
+        direct_lingam(np.random.default_rng(0).uniform(size=(1000, 8)), backend="torch", device=dev)
+
+    def fit(X: np.ndarray) -> tuple[float, object]:
+        if dev.type == "cpu":
+            return _cpu(lambda: direct_lingam(X, backend="torch", device=dev))
+        torch.cuda.synchronize(dev)
+        t0 = time.perf_counter()
+        out = direct_lingam(X, backend="torch", device=dev)
+        torch.cuda.synchronize(dev)
+        return time.perf_counter() - t0, out
+
+    return fit
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10_000, help="samples per window")
@@ -77,6 +116,9 @@ def main() -> None:
     ap.add_argument("--noises", nargs="+", default=list(NOISES), choices=NOISES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-reference", action="store_true", help="skip lingam even if installed")
+    ap.add_argument("--backend", choices=("numpy", "torch"), default="numpy", help="torch: add the torch column")
+    ap.add_argument("--device", default="cpu", help="device of the torch column (cpu, cuda, cuda:<n>)")
+    ap.add_argument("--compare-float64", action="store_true", help="add the numpy float64 order column")
     args = ap.parse_args()
     try:
         if args.no_reference:
@@ -86,13 +128,21 @@ def main() -> None:
         lingam = None
         print("lingam not installed (or --no-reference): timing ours only")
 
+    torch_fit = _torch_fitter(args.device) if args.backend == "torch" else None
     t_start = time.perf_counter()
     print(f"N={args.n}, window shift {args.shift}, seed {args.seed}, one thread; {_load()}")
     print("CPU seconds; lingam '~' = extrapolated from its measured scaling (not run)")
+    if torch_fit is not None:
+        kind = "CPU seconds, one thread" if args.device == "cpu" else "wall seconds, synchronised"
+        print(f"torch column: backend=torch (dense search) on {args.device} ({kind}); GPU timings need a GPU")
     header = (
         f"{'family':<19} {'d':>4} {'ours cold':>9} {'ours warm':>9} {'lingam':>9} {'speed-up':>9}"
         f" {'edges':>6} {'max|dB|':>8} {'work':>6}"
     )
+    if torch_fit is not None:
+        header += f" {'torch':>8} {'order':>5} {'t-edg':>5}"
+    if args.compare_float64:
+        header += f" {'f64 order':>9}"
     print(header)
     print("-" * len(header))
     results: dict[tuple[str, int], tuple[float, float, float | None]] = {}
@@ -119,11 +169,19 @@ def main() -> None:
                     ref_txt = "-" if t_ref is None else f"~{t_ref:.0f}"
                 ratio = "-" if t_ref is None else f"{t_ref / t_cold:.1f}x"
                 results[(family, d)] = (t_cold, t_warm, t_ref)
-                print(
+                row = (
                     f"{family:<19} {d:>4} {t_cold:>9.2f} {t_warm:>9.2f} {ref_txt:>9} {ratio:>9}"
-                    f" {edges:>6} {diff:>8} {work:>6}",
-                    flush=True,
+                    f" {edges:>6} {diff:>8} {work:>6}"
                 )
+                if torch_fit is not None:
+                    t_torch, fit = torch_fit(X2)
+                    same_edges = bool(np.array_equal(fit.adjacency != 0, cold.adjacency != 0))
+                    row += f" {t_torch:>8.2f} {_first_difference(fit.causal_order, cold.causal_order):>5}"
+                    row += f" {str(same_edges):>5}"
+                if args.compare_float64:
+                    order64 = direct_lingam(X2, dtype=np.float64).causal_order
+                    row += f" {_first_difference(order64, cold.causal_order):>9}"
+                print(row, flush=True)
     print(f"total wall {time.perf_counter() - t_start:.0f} s; {_load()}")
     print(f"targets (idle machine): {TARGETS}")
     checks = []

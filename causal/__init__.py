@@ -1,6 +1,7 @@
 """Causal structure of MDPs for CIP: DirectLiNGAM, adaptive lasso, the factored graph and its weights.
 
-Pure numpy (matplotlib only in :mod:`causal.plots`, imported on demand). Main entry point::
+Pure numpy (matplotlib only in :mod:`causal.plots`, torch only in :mod:`causal.lingam_torch`, the optional dense
+DirectLiNGAM search of ``backend="torch"``; both imported on demand). Main entry point::
 
     from causal import fit_factored_graph
     graph = fit_factored_graph(S, A, R, S_next, method="direct_lingam", temperature=1.0)

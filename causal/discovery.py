@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
 from causal.graph import DEFAULT_TEMPERATURE, WEIGHT_SCALES, FactoredGraph, cip_weights
 from causal.lasso import Moments, adaptive_lasso_bic, moments
-from causal.lingam import direct_lingam, make_prior_knowledge
+from causal.lingam import BACKENDS, direct_lingam, make_prior_knowledge
 
 __all__ = ["METHODS", "fit_factored_graph", "ols_t_test"]
 
@@ -103,6 +104,8 @@ def fit_factored_graph(
     t_threshold: float = 3.0,
     gamma: float = 1.0,
     warm_order: list[str] | None = None,
+    backend: str = "numpy",
+    device: Any = None,
 ) -> FactoredGraph:
     """Fit the factored reward/transition graph of an MDP and the CIP weights.
 
@@ -124,6 +127,10 @@ def fit_factored_graph(
             ``"r"``): DirectLiNGAM verifies and repairs it instead of searching from scratch (see
             :func:`causal.lingam.direct_lingam`). Names no longer fitted are skipped, new ones go last; it
             only steers the search. Ignored by ``method="regression"``.
+        backend: DirectLiNGAM's order search: ``"numpy"`` (branch and bound, CPU) or ``"torch"`` (the dense
+            search of :mod:`causal.lingam_torch` on ``device``; torch imported only then). Same graph up to
+            rounding; the pruning and the transition block are numpy either way.
+        device: torch device of the ``"torch"`` backend (default CPU); ignored by ``"numpy"``.
 
     Returns:
         The fitted :class:`FactoredGraph` (coefficients on standardised variables).
@@ -134,6 +141,8 @@ def fit_factored_graph(
     t0 = time.perf_counter()
     if method not in METHODS:
         raise ValueError(f"fit_factored_graph: unknown method '{method}' (expected one of {list(METHODS)})")
+    if backend not in BACKENDS:
+        raise ValueError(f"fit_factored_graph: unknown backend '{backend}' (expected one of {list(BACKENDS)})")
     if temperature <= 0:
         raise ValueError(f"fit_factored_graph: temperature must be > 0, got {temperature}")
     if weight_scale not in WEIGHT_SCALES:
@@ -189,7 +198,7 @@ def fit_factored_graph(
         if warm_order is not None:
             seen = [names.index(v) for v in dict.fromkeys(warm_order) if v in names]
             warm = seen + [i for i in range(len(names)) if i not in seen]
-        fit = direct_lingam(X, pk, gamma=gamma, warm_order=warm)
+        fit = direct_lingam(X, pk, gamma=gamma, warm_order=warm, backend=backend, device=device)
         b[kept] = fit.adjacency[-1, :-1]
         order = [names[i] for i in fit.causal_order]
     else:

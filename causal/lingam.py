@@ -32,19 +32,26 @@ within a documented tolerance of it (the default), at a cost that hardly depends
 
 Prior knowledge uses the reference's matrix convention (see :func:`make_prior_knowledge`) and is
 applied in the strong way: it restricts the candidates at each step and the regressors when pruning.
+
+:func:`direct_lingam` ``backend="torch"`` runs the order search densely with torch instead (every pair of a step,
+on a GPU when given one; :mod:`causal.lingam_torch`), with the same measure and choice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from causal.lasso import adaptive_lasso_bic, moments
 from causal.pwling import _CHUNK, DEFAULT_TOLERANCE, _entropy_rows, _most_exogenous, _Step  # noqa: F401
 
-__all__ = ["LingamResult", "make_prior_knowledge", "causal_order", "estimate_adjacency", "direct_lingam"]
+#: Order-search backends of :func:`direct_lingam`.
+BACKENDS = ("numpy", "torch")
+
+__all__ = ["BACKENDS", "LingamResult", "make_prior_knowledge", "causal_order", "estimate_adjacency", "direct_lingam"]
 
 
 @dataclass
@@ -238,10 +245,29 @@ def direct_lingam(
     warm_order: Sequence[int] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     dtype: type = np.float32,
+    backend: str = "numpy",
+    device: Any = None,
 ) -> LingamResult:
     """Fit DirectLiNGAM (pwling order + adaptive-lasso/BIC pruning) to ``X`` (``n x d``, no constant columns).
 
     ``warm_order``, ``tolerance`` and ``dtype`` are those of :func:`causal_order`; the pruning is float64.
+    ``backend``: ``"numpy"`` (:func:`causal_order`, branch and bound on the CPU) or ``"torch"``
+    (:func:`causal.lingam_torch.causal_order_torch`, the dense search on ``device``, default CPU; torch is
+    imported only then). Both give the same order up to rounding of the pair statistics.
     """
-    order, evaluated = causal_order(X, prior_knowledge, warm_order=warm_order, tolerance=tolerance, dtype=dtype)
+    if backend not in BACKENDS:
+        raise ValueError(f"direct_lingam: backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend == "torch":
+        from causal.lingam_torch import causal_order_torch
+
+        order, evaluated = causal_order_torch(
+            X,
+            prior_knowledge,
+            device="cpu" if device is None else device,
+            dtype=dtype,
+            warm_order=warm_order,
+            tolerance=tolerance,
+        )
+    else:
+        order, evaluated = causal_order(X, prior_knowledge, warm_order=warm_order, tolerance=tolerance, dtype=dtype)
     return LingamResult(order, estimate_adjacency(X, order, prior_knowledge, gamma), evaluated)
