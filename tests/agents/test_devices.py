@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 from causal_helpers import causal_model, learn_recording
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from device_log import DeviceLog
 
 from causal_priors.devices import resolve_device
 from causal_priors.errors import ConfigError
@@ -45,21 +44,6 @@ def test_the_agent_factory_resolves_auto(tmp_path):
     cfg = build_config(["agent=cip", "env=reacher", "device=auto", f"run_root={tmp_path}"])
     expected = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     assert algorithm_kwargs(cfg)["device"] == expected
-
-
-class DeviceLog(TorchDispatchMode):
-    """Every device of every tensor an op reads or writes, with the op's name."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: dict[str, set[str]] = {}
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for value in tree_flatten((args, kwargs, out))[0]:
-            if isinstance(value, torch.Tensor):
-                self.seen.setdefault(str(value.device), set()).add(str(func))
-        return out
 
 
 def test_one_update_keeps_every_tensor_on_the_policy_device():

@@ -18,9 +18,8 @@ from unittest import mock
 
 import pytest
 import torch
+from device_log import DeviceLog
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 from causal_priors.cli import main
 from causal_priors.errors import ConfigError
@@ -39,21 +38,6 @@ ALLOWED_READS = {"erm": {"__bool__": 1}, "causal_motion": {"__bool__": 2}, "gcrl
 #: orca_residual's mechanism (numpy) reads the batch on the host: observed steps, agent mask, domain ids (numpy),
 #: the training styles (tolist), the encoder branch as above; one transfer back (not a read)
 ORCA_RESIDUAL_READS = {"cpu": 3, "numpy": 3, "tolist": 1, "__bool__": 1}
-
-
-class DeviceLog(TorchDispatchMode):
-    """Every device of every tensor an op reads or writes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: dict[str, set[str]] = {}
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for value in tree_flatten((args, kwargs, out))[0]:
-            if isinstance(value, torch.Tensor):
-                self.seen.setdefault(str(value.device), set()).add(str(func))
-        return out
 
 
 class HostReadLog(TorchFunctionMode):
