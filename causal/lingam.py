@@ -113,6 +113,19 @@ def _partial_orders(pk: np.ndarray) -> np.ndarray | None:
     return np.unique(np.array(pairs, dtype=np.int64), axis=0)
 
 
+def _candidates(orders: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+    """Mask over ``ids``: the variables that no remaining ``(from, to)`` pair of ``orders`` still has to wait for.
+
+    Raises:
+        ValueError: when no variable is free (the prior knowledge is cyclic among ``ids``).
+    """
+    blocked = set(orders[:, 1].tolist()) if orders is not None and orders.size else set()
+    is_cand = np.array([i not in blocked for i in ids.tolist()])
+    if not is_cand.any():
+        raise ValueError(f"prior knowledge is cyclic among variables {sorted(ids.tolist())}")
+    return is_cand
+
+
 def _warm_ranks(warm_order: Sequence[int] | None, d: int) -> np.ndarray | None:
     """Rank of each variable in ``warm_order``; ``ValueError`` unless it is a permutation of ``range(d)``."""
     if warm_order is None:
@@ -175,10 +188,7 @@ def causal_order(
     order: list[int] = []
     evaluated = 0
     while ids.size:
-        blocked = set(orders[:, 1].tolist()) if orders is not None and orders.size else set()
-        is_cand = np.array([i not in blocked for i in ids.tolist()])
-        if not is_cand.any():
-            raise ValueError(f"prior knowledge is cyclic among variables {sorted(ids.tolist())}")
+        is_cand = _candidates(orders, ids)
         if is_cand.sum() == 1:
             local = int(np.flatnonzero(is_cand)[0])
             h_next = None

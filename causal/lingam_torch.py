@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from causal.lingam import _partial_orders, _warm_ranks
+from causal.lingam import _candidates, _partial_orders, _warm_ranks
 from causal.pwling import _GAMMA, _H_GAUSS, _K1, _K2, _LOG2, DEFAULT_TOLERANCE, _most_exogenous
 
 __all__ = ["causal_order_torch", "default_chunk", "torch_dtype"]
@@ -218,10 +218,7 @@ def causal_order_torch(
     evaluated = 0
     with torch.no_grad():
         while ids.size:
-            blocked = set(orders[:, 1].tolist()) if orders is not None and orders.size else set()
-            is_cand = np.array([i not in blocked for i in ids.tolist()])
-            if not is_cand.any():
-                raise ValueError(f"prior knowledge is cyclic among variables {sorted(ids.tolist())}")
+            is_cand = _candidates(orders, ids)
             if is_cand.sum() == 1:
                 local = int(np.flatnonzero(is_cand)[0])
                 h_next = None
