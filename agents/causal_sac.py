@@ -207,9 +207,13 @@ class CausalSAC(SAC):
         self.actor.optimizer.step()
 
         if inverse_log_q is not None and self.inverse_optimizer is not None:
-            n_cf = getattr(self.replay_buffer, "last_n_counterfactual", 0)  # counterfactual rows come first
-            if n_cf < len(data.actions):
-                log_lik = inverse_log_q[n_cf:].sum(dim=1, keepdim=True)
+            # the inverse model learns from every row the buffer did not change (a counterfactual row with nothing
+            # swapped is a real transition): while augmentation swaps nothing, it sees what it sees without it
+            log_lik = inverse_log_q.sum(dim=1, keepdim=True)
+            changed = getattr(self.replay_buffer, "last_changed_rows", None)
+            if changed is not None and changed.any():
+                log_lik = log_lik[th.as_tensor(~changed, device=log_lik.device)]
+            if len(log_lik):
                 out.update(inverse_update(self.inverse_optimizer, log_lik))
 
         if gradient_step % self.target_update_interval == 0:

@@ -7,8 +7,10 @@ Which partner and which dims is the swap rule's decision (a :class:`SwapRule`, i
 a rule, or while the rule has nothing to swap, the buffer samples exactly like SB3's :class:`ReplayBuffer`.
 
 Layout of a sampled batch: the first ``last_n_counterfactual`` rows are counterfactual, the rest are real
-(the batch indices are i.i.d., so putting them first changes nothing in distribution). Batch indices come
-from numpy's global RNG as in SB3; partners from the rule's own generator.
+(the batch indices are i.i.d., so putting them first changes nothing in distribution); ``last_changed_rows``
+marks the rows where some dim was actually swapped (a counterfactual row whose mask is empty is the stored
+transition itself). Batch indices come from numpy's global RNG as in SB3; partners from the rule's own
+generator.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class CounterfactualReplayBuffer(ReplayBuffer):
         self.rho = float(rho)
         self.swap_rule: SwapRule | None = None
         self.last_n_counterfactual = 0
+        self.last_changed_rows = np.zeros(0, dtype=bool)
         self._reset_stats()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -102,6 +105,7 @@ class CounterfactualReplayBuffer(ReplayBuffer):
         obs = self.observations[batch_inds, env_indices, :]
         next_obs = self.next_observations[batch_inds, env_indices, :]
         n_cf = 0
+        changed = np.zeros(len(batch_inds), dtype=bool)
         rule = self.swap_rule
         if rule is not None and rule.swaps_possible:
             n_cf = int(round(self.rho * len(batch_inds)))
@@ -111,9 +115,11 @@ class CounterfactualReplayBuffer(ReplayBuffer):
             # fancy indexing above already copied: these writes never touch the stored arrays
             obs[:n_cf] = np.where(mask, self.observations[partners, partner_envs], obs[:n_cf])
             next_obs[:n_cf] = np.where(mask, self.next_observations[partners, partner_envs], next_obs[:n_cf])
-            self.stats["changed_rows"] += int(mask.any(axis=1).sum())
+            changed[:n_cf] = mask.any(axis=1)
+            self.stats["changed_rows"] += int(changed.sum())
             self.stats["swapped_dims"] += int(mask.sum())
         self.last_n_counterfactual = n_cf
+        self.last_changed_rows = changed
         self.stats["sampled"] += len(batch_inds)
         self.stats["counterfactual"] += n_cf
         data = (

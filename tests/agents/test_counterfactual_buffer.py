@@ -71,6 +71,7 @@ def test_without_a_rule_or_with_nothing_to_swap_samples_exactly_like_sb3(rule):
     for x, y in zip(a, b, strict=True):
         assert (x is None and y is None) or np.array_equal(x.numpy(), y.numpy())
     assert cf.last_n_counterfactual == 0
+    assert not cf.last_changed_rows.any() and len(cf.last_changed_rows) == 64
 
 
 def test_masked_dims_come_from_one_partner_and_the_rest_stays():
@@ -124,6 +125,7 @@ def test_per_row_masks_swap_only_where_the_rule_allows():
     stats = cf.pop_stats()
     assert 0.1 < stats["augment/changed_fraction"] < 0.45  # about a quarter of the pairs are both even
     assert changed.sum() == round(stats["augment/changed_fraction"] * 200)
+    np.testing.assert_array_equal(cf.last_changed_rows, changed)  # exactly the rows with a swapped dim
     np.testing.assert_array_equal(batch.observations.numpy()[:, 1:], reference.observations.numpy()[:, 1:])
 
 

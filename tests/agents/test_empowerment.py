@@ -155,3 +155,29 @@ def test_intrinsic_reward_ranks_the_action_dim_that_moves_the_state():
     joint_log_q = per_dim_log_likelihood(*joint, torch.cat([actions, actions]))
     both, _ = intrinsic_reward(joint_log_q, torch.tensor([1.5, 0.5]), rewards.repeat(2, 1), 3.0)
     assert both[:n].mean() > both[n:].mean()
+
+
+def test_augmentation_that_swaps_nothing_leaves_every_network_as_without_it():
+    """A counterfactual row with nothing swapped is a real transition: the inverse model learns from it, so CIP
+    whose swap rule finds no locally free pair trains exactly like CIP without augmentation (HalfCheetah: the
+    inverse model once learnt from half of each batch whenever swaps were possible, docs/cip.md)."""
+    kw = dict(
+        seed=0, distractor_dims=4, entropy=True, empowerment=True,
+        window=300, min_samples=300, refit_every=10**6, temperature=0.05, dynamics_steps=50,
+    )  # fmt: skip
+    swapping_nothing = causal_model(augment=True, **kw)  # seeds every generator: build, then learn, one by one
+    plan = swapping_nothing.prior.plan_swaps
+
+    def plan_no_swap(rows, row_envs, upper, n_envs):
+        partners, partner_envs, mask = plan(rows, row_envs, upper, n_envs)
+        return partners, partner_envs, np.zeros_like(mask)
+
+    swapping_nothing.prior.plan_swaps = plan_no_swap
+    learn_recording(swapping_nothing, 400)
+    plain = causal_model(augment=False, **kw)
+    learn_recording(plain, 400)
+    assert swapping_nothing.prior.swaps_possible and swapping_nothing.replay_buffer.last_n_counterfactual > 0
+    assert not swapping_nothing.replay_buffer.last_changed_rows.any()
+    for a, b in [(swapping_nothing.inverse_model, plain.inverse_model), (swapping_nothing.policy, plain.policy)]:
+        for key, value in state_of(a).items():
+            np.testing.assert_array_equal(value, state_of(b)[key], err_msg=key)
