@@ -14,7 +14,8 @@ Reads every finished run's ``done.json`` -- by default the published copies unde
   except the same-seed differences and the training times (from the runs' ``done.json``) and the papers' numbers
   (*italic rows*, from ``../shared/specs/forecasting.md``);
 - ``benchmarks/results/forecasting/spread_vs_error.png``: for every generative method (and ``orca_style``), the
-  samples' spread next to the deterministic ADE, minADE_20 and the energy score per test radius;
+  samples' spread next to the deterministic ADE, minADE_20 and the energy score per test radius
+  (``forecasting.results_plot``);
 - the top-level README's forecasting results block, between ``README_BEGIN`` and ``README_END`` (``--readme``;
   ``--readme ''`` leaves the README alone), also rendered from ``summary.json`` (``forecasting.results_readme``).
 
@@ -218,6 +219,7 @@ def targets_section(summary: Summary, study: str = "forecast_synthetic") -> list
 
 
 def eth_section(summary: Summary) -> list[str]:
+    """ADE / FDE per left-out scene of the ETH/UCY leave-one-scene-out study (best-of-20 for generative methods)."""
     study = "forecast_eth_ucy"
     rows = []
     for method in sorted(summary.get(study, {})):
@@ -253,6 +255,7 @@ def eth_section(summary: Summary) -> list[str]:
 
 
 def spurious_section(summary: Summary) -> list[str]:
+    """ETH ADE per test alpha of the spurious-channel protocol, next to the papers' ERM / IRM numbers."""
     study = "forecast_eth_spurious"
     rows = []
     for method in sorted(summary.get(study, {})):
@@ -274,6 +277,7 @@ def spurious_section(summary: Summary) -> list[str]:
 
 
 def time_section(runs_by_study: dict[str, Runs]) -> list[str]:
+    """Training wall time per data/method of the papers' protocols (from the runs' done.json)."""
     rows = []
     merged: Runs = {}
     for study in ("forecast_synthetic", "forecast_eth_ucy", "forecast_eth_spurious"):
