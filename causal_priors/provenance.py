@@ -1,4 +1,4 @@
-"""Where a result came from: library versions, CPU and GPU model, thread count.
+"""Where a result came from: the code's git commit, library versions, CPU and GPU model, thread count.
 
 Results are bit-identical only on the same machine type with the same library versions and thread count
 (README, "Reproducibility"), so every run records this next to its ``config.yaml``: in ``provenance.json`` at
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -48,10 +49,28 @@ def gpu_model() -> str | None:
     return None
 
 
+def source_commit(root: Path | None = None) -> dict[str, Any] | None:
+    """The git commit of the checkout this code runs from and whether tracked files differ from it
+    (``{"commit": sha, "dirty": bool}``); ``None`` outside a git checkout (an installed wheel) or without git."""
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True)
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
 def provenance() -> dict[str, Any]:
     """A JSON-ready record of the software and hardware a result was computed with."""
     torch = sys.modules.get("torch")
     return {
+        "code": source_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "libraries": {name: _version(name) for name in LIBRARIES},

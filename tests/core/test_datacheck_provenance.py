@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
 import warnings
 
 import pytest
 
 from causal_priors.cli import main
 from causal_priors.datacheck import CHECKSUMS, read_table
-from causal_priors.provenance import LIBRARIES, provenance
+from causal_priors.provenance import LIBRARIES, provenance, source_commit
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,26 @@ def test_provenance_names_libraries_cpu_and_threads():
     assert record["cpu"] and record["python"]
     assert record["torch_threads"] >= 1
     json.dumps(record)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_provenance_names_the_commit_and_whether_tracked_files_changed(tmp_path):
+    assert source_commit(tmp_path) is None  # not a checkout (an installed wheel): no commit, no error
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = git("rev-parse", "HEAD").strip()
+    assert source_commit(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "notes.txt").write_text("untracked files do not count")
+    assert source_commit(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert source_commit(tmp_path) == {"commit": head, "dirty": True}
+    assert "code" in provenance()
 
 
 def test_a_training_run_records_provenance_and_warns_when_nothing_is_learned(run_root, capsys):
