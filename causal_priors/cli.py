@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "discover": ("agents.discover:discover_main", "collect transitions and fit a factored causal graph"),
     "study": ("causal_priors.study:study_main", "run a sweep, report it, publish results to benchmarks/results/"),
     "forecast": ("forecasting.cli:forecast_main", "train / evaluate / adapt motion forecasters"),
-    "sweep": ("causal_priors.sweep:sweep_main", "run a grid of runs locally or on Ray, resumably"),
+    "sweep": ("causal_priors.sweep:sweep_main", "run a grid of runs locally, on Ray or on SLURM, resumably"),
     "report": ("causal_priors.report:report_main", "aggregate run directories into tables and plots"),
     "data": ("causal_priors.datacheck:data_main", "verify the forecasting data files against their checksums"),
 }

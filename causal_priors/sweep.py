@@ -1,4 +1,4 @@
-"""``causal-priors sweep``: expand a grid into runs and execute them, locally or on Ray, resumably.
+"""``causal-priors sweep``: expand a grid into runs and execute them, locally, on Ray or on SLURM (submitit), resumably.
 
 A sweep file (YAML, validated against :class:`SweepConfig`; see ``configs/sweep/``)::
 
