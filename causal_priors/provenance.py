@@ -7,6 +7,7 @@ the start and under ``provenance`` in ``done.json``.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -66,11 +67,19 @@ def source_commit(root: Path | None = None) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": dirty}
 
 
+@functools.cache
+def running_code() -> dict[str, Any] | None:
+    """:func:`source_commit` of the code this process runs, read once: the start and the end record of a run name
+    the same code (edits made while it trains are not what it ran), and git runs once per process."""
+    return source_commit()
+
+
 def provenance() -> dict[str, Any]:
     """A JSON-ready record of the software and hardware a result was computed with."""
     torch = sys.modules.get("torch")
+    code = running_code()
     return {
-        "code": source_commit(),
+        "code": dict(code) if code is not None else None,  # a copy: the cached record stays as read
         "python": platform.python_version(),
         "platform": platform.platform(),
         "libraries": {name: _version(name) for name in LIBRARIES},

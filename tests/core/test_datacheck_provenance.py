@@ -12,7 +12,7 @@ import pytest
 
 from causal_priors.cli import main
 from causal_priors.datacheck import CHECKSUMS, read_table
-from causal_priors.provenance import LIBRARIES, provenance, source_commit
+from causal_priors.provenance import LIBRARIES, provenance, running_code, source_commit
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,9 @@ def test_provenance_names_the_commit_and_whether_tracked_files_changed(tmp_path)
     assert source_commit(tmp_path)["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert source_commit(tmp_path) == {"commit": head, "dirty": True}
-    assert "code" in provenance()
+    # a run's records name the code its process loaded, read once (git does not run per record)
+    assert provenance()["code"] == provenance()["code"] == running_code()
+    assert running_code.cache_info().misses <= 1
 
 
 def test_a_training_run_records_provenance_and_warns_when_nothing_is_learned(run_root, capsys):
