@@ -27,10 +27,14 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs
-from agents.causal_sac import CausalSAC
-from agents.config import CausalConfig
-from causal_priors.seeding import seed_everything, single_thread
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+import envs  # noqa: E402
+from agents.causal_sac import CausalSAC  # noqa: E402
+from agents.config import CausalConfig  # noqa: E402
+from causal_priors.seeding import seed_everything, single_thread  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "cip_overhead.json"
 

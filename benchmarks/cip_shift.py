@@ -22,6 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
 RESULTS = Path(__file__).parent / "results" / "cip2_shift"
 SHIFTS: dict[str, list[float]] = {
     "mass": [0.5, 0.75, 1.0, 1.5, 2.0],

@@ -17,10 +17,14 @@ import importlib.util
 import json
 from pathlib import Path
 
-from forecasting.data import SceneDataset, load_synthetic
-from forecasting.data.dataset import default_data_root
-from forecasting.evaluate import evaluate_method
-from forecasting.train import build_config, load_trained
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.data import SceneDataset, load_synthetic  # noqa: E402
+from forecasting.data.dataset import default_data_root  # noqa: E402
+from forecasting.evaluate import evaluate_method  # noqa: E402
+from forecasting.train import build_config, load_trained  # noqa: E402
 
 
 def _make_root():

@@ -22,9 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from forecasting.data import make_synthetic_domain, radius_name
-from forecasting.data.dataset import default_data_root
-from forecasting.data.synthetic import SYNTHETIC_DIR
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.data import make_synthetic_domain, radius_name  # noqa: E402
+from forecasting.data.dataset import default_data_root  # noqa: E402
+from forecasting.data.synthetic import SYNTHETIC_DIR  # noqa: E402
 
 
 def file_name(radius: float, scenes: int) -> str:

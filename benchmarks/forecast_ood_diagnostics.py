@@ -34,9 +34,13 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from forecasting.data import load_synthetic
-from forecasting.splits import split_reference
-from forecasting.train import load_trained
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.data import load_synthetic  # noqa: E402
+from forecasting.splits import split_reference  # noqa: E402
+from forecasting.train import load_trained  # noqa: E402
 
 SCALES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0)
 

@@ -24,8 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from forecasting.data import load_synthetic
-from forecasting.mechanism import (
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.data import load_synthetic  # noqa: E402
+from forecasting.mechanism import (  # noqa: E402
     OrcaStyle,
     closest_approach,
     displacement_error,

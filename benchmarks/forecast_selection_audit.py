@@ -17,9 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from forecasting.mechanism import HEADINGS, displacement_error, estimate_style, rollout_scenes
-from forecasting.splits import train_val
-from forecasting.train import build_config
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.mechanism import HEADINGS, displacement_error, estimate_style, rollout_scenes  # noqa: E402
+from forecasting.splits import train_val  # noqa: E402
+from forecasting.train import build_config  # noqa: E402
 
 
 def heading_rows(fit_scenes: int = 64) -> list[dict[str, object]]:

@@ -27,15 +27,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-# Run as a file, the script's own checkout provides the library (not whichever copy is installed).
-_REPO_ROOT = str(Path(__file__).resolve().parents[1])
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+from _checkout import use_this_checkout
+
+use_this_checkout()
 
 from forecasting.results_plot import plot_spread_vs_error  # noqa: E402
 from forecasting.results_readme import (  # noqa: E402

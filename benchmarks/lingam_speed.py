@@ -42,7 +42,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from _checkout import use_this_checkout
+
+use_this_checkout()
 
 from causal.lingam import direct_lingam  # noqa: E402
 from causal.synthetic import GRAPHS, NOISES, sem_family  # noqa: E402

@@ -24,7 +24,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import numpy as np  # noqa: E402
+import numpy as np
+
+from _checkout import use_this_checkout
+
+use_this_checkout()
 
 import causal.lingam as lingam_module  # noqa: E402
 from agents.causal_prior import warm_steps_kept  # noqa: E402

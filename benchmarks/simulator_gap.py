@@ -24,8 +24,12 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from forecasting.data import SceneDataset, load_synthetic, make_synthetic_domain
-from forecasting.train import load_trained
+from _checkout import use_this_checkout
+
+use_this_checkout()
+
+from forecasting.data import SceneDataset, load_synthetic, make_synthetic_domain  # noqa: E402
+from forecasting.train import load_trained  # noqa: E402
 
 
 def scene_statistics(ds: SceneDataset) -> dict[str, float]:
