@@ -83,7 +83,7 @@ def _forecast_help() -> str:
 
 def _sweep_help(name: str) -> str:
     from causal_priors.help import command_help
-    from causal_priors.sweep import SweepConfig
+    from causal_priors.sweep_plan import SweepConfig
 
     flags = "[--ray] [--dry-run] [--cancel-on-interrupt]" + (
         " [--publish-only] [results=DIR]" if name == "study" else ""

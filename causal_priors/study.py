@@ -21,7 +21,8 @@ from causal_priors.checks import check_writable
 from causal_priors.errors import ConfigError
 from causal_priors.report import write_report
 from causal_priors.results import load_runs
-from causal_priors.sweep import load_sweep, sweep_main
+from causal_priors.sweep import sweep_main
+from causal_priors.sweep_plan import load_sweep
 
 RESULTS_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 SMALL_FILES = ("curves.csv", "done.json", "results.json", "results.csv", "results.md", "config.yaml")

@@ -10,7 +10,7 @@ from causal_priors.cli import COMMANDS, HELP, main
 from causal_priors.datacheck import DataCheckConfig
 from causal_priors.help import config_keys, field_docs, one_line
 from causal_priors.report import ReportConfig
-from causal_priors.sweep import SweepConfig
+from causal_priors.sweep_plan import SweepConfig
 from envs.config import EnvConfig
 from forecasting.config import METHOD_NAMES, ForecastConfig
 

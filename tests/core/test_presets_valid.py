@@ -33,7 +33,7 @@ def test_every_experiment_and_forecast_preset_validates():
 
 @pytest.mark.slow
 def test_every_sweep_plans_and_every_published_config_validates():
-    from causal_priors.sweep import load_sweep, plan_runs
+    from causal_priors.sweep_plan import load_sweep, plan_runs
 
     for name in available_presets("sweep"):
         assert plan_runs(load_sweep(name))

@@ -56,7 +56,7 @@ def test_readme_command_parses_and_validates(command):
 
         build_config(argv[1:])
     elif name in ("sweep", "study"):
-        from causal_priors.sweep import load_sweep, plan_runs
+        from causal_priors.sweep_plan import load_sweep, plan_runs
 
         files = [w for w in argv if "=" not in w and not w.startswith("--")]
         assert plan_runs(load_sweep(files[0], [w for w in argv if "=" in w]))

@@ -20,7 +20,8 @@ from sweep_cases import RUNS, TOY_2X2, TOY_COMMAND, results, write_sweep
 
 from causal_priors.errors import ConfigError
 from causal_priors.results import read_done
-from causal_priors.sweep import load_sweep, plan_runs, run_sweep, sweep_main
+from causal_priors.sweep import run_sweep, sweep_main
+from causal_priors.sweep_plan import load_sweep, plan_runs
 from configs import CONFIG_ROOT
 
 
@@ -193,7 +194,7 @@ def test_sigterm_stops_runs_and_records_them_as_interrupted(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("value", ["yes", "sac", "3e-4", "null", "1", "", 3, 0.5, True, None, [1, 2], "a b"])
 def test_override_words_parse_back_to_their_value(value) -> None:
-    from causal_priors.sweep import _word, read_value
+    from causal_priors.sweep_plan import _word, read_value
 
     key, text = _word("k", value).split("=", 1)
     assert key == "k" and read_value(text) == value and type(read_value(text)) is type(value)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sweep_cases import results, write_sweep
 
-from causal_priors.sweep import load_sweep, run_sweep
+from causal_priors.sweep import run_sweep
+from causal_priors.sweep_plan import load_sweep
 
 ray = pytest.importorskip("ray")
 

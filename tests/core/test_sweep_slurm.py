@@ -20,7 +20,8 @@ import pytest
 from sweep_cases import RUNS, results, write_sweep
 
 from causal_priors.errors import ConfigError
-from causal_priors.sweep import load_sweep, run_sweep, sweep_main
+from causal_priors.sweep import run_sweep, sweep_main
+from causal_priors.sweep_plan import load_sweep
 
 pytest.importorskip("submitit", reason="submitit not installed (pip install 'causal-priors[slurm]')")
 
