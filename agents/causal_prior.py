@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +38,8 @@ from stable_baselines3.common.buffers import ReplayBuffer
 import causal
 from agents.config import CausalConfig
 from agents.local_validity import LocalDynamics
+from agents.replay_rows import View, recent_transitions, rows_of, stored_slots
 from causal.swap import cap_by_score, pair_mask, swap_candidates
-
-View = Callable[[Any], np.ndarray]
-"""Stored observations (leading axes ``(slots, n_envs)``) -> ``(rows, |S|)`` float64 causal view."""
 
 PARTNER_SEED_OFFSET = 70_001
 NOISE_SEED_OFFSET = 90_001
@@ -75,47 +72,6 @@ def warm_steps_kept(warm_order: list[str], order: list[str]) -> float:
         if name in remaining:
             remaining.remove(name)
     return kept / len(order)
-
-
-def stored_slots(buffer: ReplayBuffer) -> int:
-    """How many slots of ``buffer`` hold transitions."""
-    return buffer.buffer_size if buffer.full else buffer.pos
-
-
-def rows_of(observations: Any, slots: np.ndarray, view: View | None = None) -> np.ndarray:
-    """``(len(slots) * n_envs, dim)`` float64 observations of buffer ``slots`` (through ``view`` if given; dict
-    observations need one)."""
-    if isinstance(observations, dict):
-        picked = {k: v[slots] for k, v in observations.items()}
-        if view is None:
-            raise TypeError("dict observations need a view (agents.causal_view.CausalView.stored)")
-        return view(picked)
-    picked = observations[slots]
-    return (
-        view(picked) if view is not None else picked.reshape(picked.shape[0] * picked.shape[1], -1).astype(np.float64)
-    )
-
-
-def recent_transitions(
-    buffer: ReplayBuffer, n: int, view: View | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The most recent ``n`` stored transitions (fewer if fewer exist), oldest first.
-
-    Handles a wrapped buffer and several envs (SB3 arrays are ``(buffer_size, n_envs, dim)``; the newest
-    ``ceil(n / n_envs)`` slots of every env are taken). ``view`` maps stored observations to the causal view
-    (pixel observations, :class:`agents.causal_view.CausalView`).
-
-    Returns:
-        ``S (m, |S|)``, ``A (m, |A|)``, ``R (m,)``, ``S' (m, |S|)`` as float64.
-    """
-    slots = min(stored_slots(buffer), -(-int(n) // buffer.n_envs))
-    idx = (buffer.pos - slots + np.arange(slots)) % buffer.buffer_size
-
-    def take(array: np.ndarray) -> np.ndarray:
-        return array[idx].reshape(slots * buffer.n_envs, -1).astype(np.float64)
-
-    states, next_states = rows_of(buffer.observations, idx, view), rows_of(buffer.next_observations, idx, view)
-    return states, take(buffer.actions), take(buffer.rewards)[:, 0], next_states
 
 
 @contextmanager

@@ -14,9 +14,10 @@ from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 
 import agents.causal_prior as prior_module
-from agents.causal_prior import CausalPrior, first_fit_step, fit_seed, recent_transitions
+from agents.causal_prior import CausalPrior, first_fit_step, fit_seed
 from agents.config import CausalConfig
 from agents.local_validity import LocalDynamics
+from agents.replay_rows import recent_transitions
 
 
 def _buffer(size, obs_dim, act_dim):
