@@ -1,4 +1,5 @@
-"""Small builders shared by the CausalSAC tests: tiny Reacher models with every random draw seeded."""
+"""Small builders shared by the CausalSAC tests: tiny Reacher models with every random draw seeded, and a run
+trained straight next to the same run interrupted and resumed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import envs
 from agents.causal_sac import CausalSAC
+from agents.checkpoint import latest_checkpoint
 from agents.config import CausalConfig
+from agents.factory import load_model
+from agents.workspace import build_config, run, run_dir_for
 from causal_priors.seeding import seed_everything
 
 SMALL = dict(learning_starts=100, batch_size=32, buffer_size=3_000, policy_kwargs={"net_arch": [32, 32]}, verbose=0)
@@ -68,3 +72,21 @@ def learn_recording(model, steps: int) -> LossRecorder:
 
 def state_of(module: torch.nn.Module) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def straight_and_resumed(settings: list[str], root: Any, total: int, stop: int) -> tuple[Any, Any]:
+    """Run ``settings`` straight to ``total`` steps, and again to ``stop`` then resumed to ``total``.
+
+    Returns the two runs' configs (experiments ``straight`` and ``resumed`` under ``root``).
+    """
+    straight = build_config([*settings, f"run_root={root}", "experiment=straight", f"total_steps={total}"])
+    run(straight)
+    run(build_config([*settings, f"run_root={root}", "experiment=resumed", f"total_steps={stop}"]))
+    resumed = build_config([*settings, f"run_root={root}", "experiment=resumed", f"total_steps={total}", "resume=true"])
+    run(resumed)
+    return straight, resumed
+
+
+def load_final(cfg: Any) -> Any:
+    """The model of the latest checkpoint of the run ``cfg`` describes."""
+    return load_model(cfg, latest_checkpoint(run_dir_for(cfg)))

@@ -7,12 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from causal_helpers import load_final, straight_and_resumed
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.causal_sac import CausalSAC
-from agents.checkpoint import latest_checkpoint
-from agents.factory import load_model
-from agents.workspace import build_config, run, run_dir_for
+from agents.workspace import run_dir_for
 from causal_priors.runs import read_curve
 
 TINY = [
@@ -33,28 +32,14 @@ TINY = [
 ]
 
 
-def tiny(root, *extra):
-    return build_config([*TINY, f"run_root={root}", *extra])
-
-
-def load(cfg):
-    return load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    straight = tiny(root, "experiment=straight", "total_steps=900")
-    run(straight)
-    run(tiny(root, "experiment=resumed", "total_steps=600"))
-    resumed = tiny(root, "experiment=resumed", "total_steps=900", "resume=true")
-    run(resumed)
-    return straight, resumed
+    return straight_and_resumed(TINY, tmp_path_factory.mktemp("runs"), total=900, stop=600)
 
 
 def test_resume_is_exact(runs):
     straight, resumed = runs
-    a, b = load(straight), load(resumed)
+    a, b = load_final(straight), load_final(resumed)
     assert isinstance(a, CausalSAC) and a.num_timesteps == b.num_timesteps == 900
     for name in ("policy", "inverse_model"):
         sa, sb = getattr(a, name).state_dict(), getattr(b, name).state_dict()
@@ -110,7 +95,7 @@ def test_each_refit_saves_its_graph_and_swap_set(runs):
     saved = sorted(folder.glob("step_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     assert [p.stem for p in saved] == ["step_250", "step_550", "step_850"]  # the fit steps
     last = json.loads(saved[-1].read_text())
-    model = load(straight)
+    model = load_final(straight)
     assert last["swap_candidates"] == [int(i) for i in np.flatnonzero(model.prior.candidates)]
     assert last["validity"] == "local" and 0.0 <= last["augment/local_free_fraction"] <= 1.0
     assert len(last["w_s"]) == model.observation_space.shape[0]

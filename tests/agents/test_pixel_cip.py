@@ -9,13 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from causal_helpers import load_final, straight_and_resumed
 from stable_baselines3.common.buffers import DictReplayBuffer
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.causal_sac import CausalSAC
 from agents.causal_view import PIXELS_INACTIVE_REASON
-from agents.checkpoint import latest_checkpoint
-from agents.factory import load_model
 from agents.pixel_policy import PixelSACPolicy
 from agents.workspace import build_config, run, run_dir_for
 
@@ -44,24 +43,14 @@ def tiny(root, *extra):
     return build_config([*TINY, f"run_root={root}", *extra])
 
 
-def load(cfg):
-    return load_model(cfg, latest_checkpoint(run_dir_for(cfg)))
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pixel_runs")
-    straight = tiny(root, "experiment=straight", "total_steps=300")
-    run(straight)
-    run(tiny(root, "experiment=resumed", "total_steps=150"))
-    resumed = tiny(root, "experiment=resumed", "total_steps=300", "resume=true")
-    run(resumed)
-    return straight, resumed
+    return straight_and_resumed(TINY, tmp_path_factory.mktemp("pixel_runs"), total=300, stop=150)
 
 
 def test_pixel_cip_trains_and_resumes_exactly(runs):
     straight, resumed = runs
-    a, b = load(straight), load(resumed)
+    a, b = load_final(straight), load_final(resumed)
     assert isinstance(a, CausalSAC) and isinstance(a.policy, PixelSACPolicy)
     assert isinstance(a.replay_buffer, DictReplayBuffer) and a.num_timesteps == b.num_timesteps == 300
     assert a.replay_buffer.observations["pixels"].dtype == np.uint8  # frames stay uint8 in the buffer
@@ -80,7 +69,7 @@ def test_pixel_cip_trains_and_resumes_exactly(runs):
 
 def test_default_view_is_the_state_and_augmentation_says_why_it_is_off(runs):
     straight, _ = runs
-    model = load(straight)
+    model = load_final(straight)
     state_dim = model.observation_space["state"].shape[0]
     assert model.view.name == "state" and model.prior.obs_dim == state_dim
     assert len(model.prior.graph.w_s) == state_dim and np.all(np.isfinite(model.prior.graph.w_s))
@@ -95,7 +84,7 @@ def test_default_view_is_the_state_and_augmentation_says_why_it_is_off(runs):
 def test_features_view_fits_the_graph_on_the_encoder_output(tmp_path):
     cfg = tiny(tmp_path, "agent.causal.view=features", "total_steps=150", "checkpoint_every=150")
     run(cfg)
-    model = load(cfg)
+    model = load_final(cfg)
     assert model.view.name == "features" and model.prior.obs_dim == 8
     assert model.prior.n_refits == 1 and np.all(np.isfinite(model.prior.graph.w_s))
     assert len(model.prior.graph.w_s) == 8 and model.inverse_model.body[0].in_features == 16
@@ -107,6 +96,6 @@ def test_features_view_fits_the_graph_on_the_encoder_output(tmp_path):
 def test_sac_runs_on_pixels_with_the_shared_encoder(tmp_path):
     cfg = tiny(tmp_path, "agent=sac", "total_steps=150")
     metrics = run(cfg)
-    model = load(cfg)
+    model = load_final(cfg)
     assert isinstance(model.policy, PixelSACPolicy) and not model.causal_active
     assert np.isfinite(metrics["eval/mean_reward"]) and model._n_updates > 0
