@@ -5,7 +5,7 @@ transitions. A swap is only a plausible transition where the swapped dims are ca
 
 * **candidates**: reward-irrelevant dims, either without a pruned ``s_j -> r`` edge (``irrelevance="edges"``)
   or with ``w_s[j] < tau_s`` (``"weights"``, the spec's rule), capped at ``max_swap_frac`` of the dims
-  (the lowest weights are kept);
+  (the lowest weights are kept); dims the fit dropped (constant or collinear in its window) never are;
 * **validity** of a candidate:
 
   - ``"global"``: in the one fitted linear transition graph, no action reaches ``s'_j`` and every state parent
@@ -113,7 +113,10 @@ def swap_candidates(
 
     With ``validity="local"`` this is the uncapped candidate set before the per-transition test (the cap is
     applied after it, by :func:`cap_by_score`); with ``"global"`` it is the final swap set; with ``"none"`` the
-    capped candidates. Before any fit (``method="uniform"``) nothing.
+    capped candidates. Before any fit (``method="uniform"``) nothing. Dims the fit dropped (constant or an
+    exact linear function of other columns in its window, ``graph.dropped_state``) are never candidates: the
+    fit has no evidence that they are reward-irrelevant, and a dim constant in the window may vary elsewhere in
+    the buffer (as candidates they would also fill the ``max_swap_frac`` cap without changing any row).
     """
     if irrelevance not in IRRELEVANCE_RULES:
         raise ValueError(f"irrelevance must be one of {list(IRRELEVANCE_RULES)}, got '{irrelevance}'")
@@ -121,7 +124,11 @@ def swap_candidates(
         raise ValueError(f"validity must be one of {list(VALIDITY_RULES)}, got '{validity}'")
     if graph.method == "uniform":
         return np.zeros(graph.state_dim, dtype=bool)
-    candidates = ~np.asarray(graph.reward_state_edges, dtype=bool) if irrelevance == "edges" else None
+    if irrelevance == "edges":
+        candidates = ~np.asarray(graph.reward_state_edges, dtype=bool)
+    else:
+        candidates = np.asarray(graph.w_s, dtype=np.float64) < tau_s
+    candidates[list(graph.dropped_state)] = False  # the fit never saw them: no evidence either way
     use_graph = validity == "global" and graph.transition_edges is not None
     return irrelevant_mask(
         graph.w_s,

@@ -50,6 +50,22 @@ def test_swap_candidates_follow_the_validity_rule():
     assert swap_candidates(g, validity="none", max_swap_frac=0.5).sum() == 2
 
 
+def test_dims_the_fit_dropped_are_never_candidates_and_take_no_cap_slot():
+    # 6 state dims, no reward edge; s4 and s5 were constant in the fit window (weight 0, dropped)
+    g = uniform_graph(6, 1)
+    g.method = "direct_lingam"
+    g.reward_state_edges = np.zeros(6, dtype=bool)
+    g.dropped_state = [4, 5]
+    g.w_s = np.array([0.2, 0.3, 0.1, 0.4, 0.0, 0.0])
+    g.transition_edges = np.zeros((6, 7), dtype=bool)
+    for validity in ("local", "global", "none"):
+        for irrelevance in ("edges", "weights"):
+            mask = swap_candidates(g, irrelevance=irrelevance, validity=validity, max_swap_frac=1.0)
+            assert mask.tolist() == [True, True, True, True, False, False], (validity, irrelevance)
+    # under a cap of floor(0.5 * 6) = 3 dims the lowest-weight fitted dims are kept, not the dropped ones
+    assert np.flatnonzero(swap_candidates(g, validity="none", max_swap_frac=0.5)).tolist() == [0, 1, 2]
+
+
 def test_locally_free_reads_action_and_controllable_edges_per_row():
     # 3 state dims, 1 action. Row 0: a drives s0; s1 depends on s0 (controllable); s2 only on itself.
     # Row 1: the action drives nothing (e.g. no contact): every dim is free.
