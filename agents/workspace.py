@@ -76,7 +76,10 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     """
     single_thread()
     path = run_dir_for(cfg)
-    with claim_run(path, to_container(cfg), resume=bool(cfg.resume), what="train", ignore=RESUME_MAY_CHANGE):
+    defaults = to_container(TrainConfig())
+    with claim_run(
+        path, to_container(cfg), resume=bool(cfg.resume), what="train", ignore=RESUME_MAY_CHANGE, defaults=defaults
+    ):
         return _train(cfg, path)
 
 

@@ -8,7 +8,9 @@ go through :func:`claim_run`:
   a one-line error naming the holder's pid, and a killed holder never leaves a stale lock behind;
 * a directory that already **holds a run** (a checkpoint or ``done.json``) is not overwritten unless
   ``resume=true``;
-* a run is never resumed under a **different config**: the differing keys are named.
+* a run is never resumed under a **different config**: the differing keys are named. A key that the saved
+  ``config.yaml`` lacks (it was written by a version without that option) is accepted at its default value,
+  which by this project's rule for new options reproduces the behaviour of the versions before it.
 
 Checkpoints themselves are :mod:`causal_priors.checkpoints`; :func:`check_finite` is the one NaN guard.
 """
@@ -81,10 +83,14 @@ def holds_run(path: Path) -> bool:
     return (path / "done.json").is_file() or (path / "model.pt").is_file()
 
 
-def check_same_config(saved: Path, config: Mapping[str, Any], ignore: Iterable[str] = ()) -> None:
+def check_same_config(
+    saved: Path, config: Mapping[str, Any], ignore: Iterable[str] = (), defaults: Mapping[str, Any] | None = None
+) -> None:
     """Refuse to continue a run whose ``config.yaml`` differs from ``config`` (a plain nested dict).
 
     ``ignore`` lists dotted keys that may change between sessions (e.g. ``resume``, ``total_steps``).
+    ``defaults`` (a nested dict of the config class's defaults): a key missing from the saved file (added to
+    the config after the run started) is accepted when ``config`` holds its default there.
 
     Raises:
         ConfigError: naming the file and the differing keys with their old and new values.
@@ -99,6 +105,9 @@ def check_same_config(saved: Path, config: Mapping[str, Any], ignore: Iterable[s
         raise ConfigError(f"{saved}: not a readable config ({str(err).splitlines()[0]})") from None
     new = flatten(config)
     skip = set(ignore)
+    if defaults is not None:
+        default = flatten(defaults)
+        skip |= {k for k, v in new.items() if k not in old and k in default and default[k] == v}
     diff = sorted(k for k in set(old) | set(new) if k not in skip and old.get(k) != new.get(k))
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:5])
@@ -117,6 +126,7 @@ def claim_run(
     resume: bool,
     what: str,
     ignore: Iterable[str] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> Iterator[Path]:
     """Lock ``path`` for one writer and check that this command may write there.
 
@@ -128,6 +138,8 @@ def claim_run(
         resume: ``resume=true`` was given: continuing an existing run is allowed.
         what: the command, for the messages (``"train"``, ``"forecast train"``).
         ignore: config keys allowed to differ on resume (besides :data:`ALWAYS_MAY_CHANGE`).
+        defaults: the config class's defaults as a nested dict: keys newer than the saved ``config.yaml``
+            are accepted at these values (:func:`check_same_config`).
 
     Raises:
         ConfigError: another process writes the run (its pid named); the directory holds a run and
@@ -148,7 +160,7 @@ def claim_run(
                 raise ConfigError(
                     f"{path} already holds a run; pass resume=true to continue it or change experiment/seed"
                 )
-            check_same_config(path / "config.yaml", config, {*ALWAYS_MAY_CHANGE, *ignore})
+            check_same_config(path / "config.yaml", config, {*ALWAYS_MAY_CHANGE, *ignore}, defaults)
         yield path
 
 

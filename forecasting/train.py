@@ -199,7 +199,15 @@ def run(cfg: Any) -> dict[str, float]:
     single_thread()
     check_test_files(cfg)
     rd = run_dir_for(cfg)
-    with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=RESUME_MAY_CHANGE):
+    defaults = to_container(type(cfg)())
+    with claim_run(
+        rd,
+        to_container(cfg),
+        resume=bool(cfg.resume),
+        what="forecast train",
+        ignore=RESUME_MAY_CHANGE,
+        defaults=defaults,
+    ):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         return _train(cfg, rd)

@@ -49,7 +49,10 @@ def run_untrained(cfg: Any) -> dict[str, float]:
     check_test_files(cfg)
     rd = run_dir_for(cfg)
     may_change = ("keep_checkpoints", "progress", "device")
-    with claim_run(rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=may_change):
+    defaults = to_container(type(cfg)())
+    with claim_run(
+        rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=may_change, defaults=defaults
+    ):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         seed_everything(int(cfg.seed))

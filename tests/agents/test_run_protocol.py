@@ -16,6 +16,7 @@ from agents.checkpoint import latest_checkpoint
 from agents.factory import load_model
 from agents.workspace import build_config, run, run_dir_for
 from causal_priors.cli import main
+from causal_priors.errors import ConfigError
 
 TINY = [
     "env=pendulum",
@@ -171,3 +172,29 @@ def test_a_second_writer_on_a_run_is_refused_naming_the_pid(straight, capsys):
         holder.kill()
         holder.wait()
     assert latest_checkpoint(path).step == 600  # the refused writer changed nothing
+
+
+def _without_newer_keys(config_yaml):
+    """Rewrite a saved ``config.yaml`` as a version without the pixel options would have written it."""
+    from omegaconf import OmegaConf
+
+    saved = OmegaConf.to_container(OmegaConf.load(config_yaml))
+    del saved["agent"]["encoder"], saved["env"]["frame_stack"], saved["agent"]["causal"]["view"]
+    config_yaml.write_text(OmegaConf.to_yaml(saved))
+
+
+def test_a_run_saved_before_newer_config_keys_resumes_at_their_defaults(straight, tmp_path, monkeypatch):
+    killed_after_checkpoint(monkeypatch, 300)
+    with pytest.raises(Killed):
+        run(tiny(tmp_path))
+    monkeypatch.undo()
+    _without_newer_keys(run_dir_for(tiny(tmp_path)) / "config.yaml")
+    with pytest.raises(ConfigError, match=r"env\.frame_stack: None -> 4"):  # not the default: refused
+        run(tiny(tmp_path, "resume=true", "env.frame_stack=4"))
+    resumed = tiny(tmp_path, "resume=true")
+    run(resumed)
+    assert curve_without_wall(run_dir_for(resumed)) == curve_without_wall(run_dir_for(straight))
+    assert_same_state(
+        load_model(resumed, latest_checkpoint(run_dir_for(resumed))),
+        load_model(straight, latest_checkpoint(run_dir_for(straight))),
+    )

@@ -230,3 +230,22 @@ def test_an_old_pickle_based_checkpoint_is_named_and_never_loaded(tmp_path, payl
     with pytest.raises(DataError, match="pickle-based checkpoint of an older version"):
         CheckpointStore(tmp_path).latest()
     assert not marker.exists()
+
+
+def test_keys_newer_than_the_saved_config_are_accepted_at_their_defaults_only(tmp_path):
+    run = tmp_path / "run"
+    with claim_run(run, {"lr": 0.1}, resume=False, what="x"):
+        (run / "config.yaml").write_text("lr: 0.1\n")  # written by a version without ``model``
+        write_json(run / "done.json", {"metrics": {}})
+    defaults = {"lr": 0.3, "model": {"width": 8, "depth": 2}}
+    with claim_run(run, {"lr": 0.1, "model": {"width": 8, "depth": 2}}, resume=True, what="x", defaults=defaults):
+        pass
+    with pytest.raises(ConfigError, match=r"model\.width: None -> 16"):
+        with claim_run(run, {"lr": 0.1, "model": {"width": 16, "depth": 2}}, resume=True, what="x", defaults=defaults):
+            pass
+    with pytest.raises(ConfigError, match=r"model\.depth: None -> 2"):  # without defaults: strict
+        with claim_run(run, {"lr": 0.1, "model": {"width": 8, "depth": 2}}, resume=True, what="x"):
+            pass
+    with pytest.raises(ConfigError, match=r"lr: 0\.1 -> 0\.3"):  # a saved key never falls back to its default
+        with claim_run(run, {"lr": 0.3, "model": {"width": 8, "depth": 2}}, resume=True, what="x", defaults=defaults):
+            pass
