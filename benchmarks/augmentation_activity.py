@@ -1,7 +1,8 @@
 """Does CIP's counterfactual augmentation act on a task? Per refit, from every run's ``causal_graphs/``.
 
 For each saved refit (``<run>/causal_graphs/step_<n>.json``) of the runs found under ``--runs``: the state size,
-how many state dims lose their reward edge, how many the swap rule keeps (global rule: the swapped dims, neither
+how many state dims the fit dropped (constant or collinear in its window; never swapped), how many lose their
+reward edge, how many the swap rule keeps (global rule: the swapped dims, neither
 controlled by the action nor parents of a kept dim; local rule: the candidates, each swapped only at the
 transitions where it is locally free), the share of stored transitions where the candidates are locally free
 (local rule), and the spread of the weights (``w_a`` max / min, the causality-aware entropy's input). A task whose
@@ -33,6 +34,7 @@ def refit_summary(graph: dict) -> dict[str, float]:
         "state_dim": int(graph["state_dim"]),
         "validity": validity,
         "no_reward_edge": int((~edges).sum()),
+        "dropped": len(graph.get("dropped_state", [])),
         "swapped": len(kept),
         "local_free_fraction": float(local_free) if validity == "local" else (1.0 if kept else 0.0),
         "w_s_min": float(w_s.min()),
@@ -58,14 +60,15 @@ def main() -> None:
             {"run": str(run), "step": int(path.stem.split("_")[1]), **refit_summary(json.loads(path.read_text()))}
         )
     print(
-        "| experiment/env/agent | rule | refits | state dims | no reward edge (med.) | kept (median, max) "
-        "| locally free (med.) | w_a max/min (med.) |"
+        "| experiment/env/agent | rule | refits | state dims | dropped by the fit (med.) | no reward edge (med.) "
+        "| kept (median, max) | locally free (med.) | w_a max/min (med.) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for task, rows in by_task.items():
         sw = [r["swapped"] for r in rows]
         print(
             f"| {task} | {rows[0]['validity']} | {len(rows)} | {rows[0]['state_dim']} | "
+            f"{np.median([r['dropped'] for r in rows]):g} | "
             f"{np.median([r['no_reward_edge'] for r in rows]):g} | {np.median(sw):g}, {max(sw)} | "
             f"{np.median([r['local_free_fraction'] for r in rows]):.2f} | "
             f"{np.median([r['w_a_max_over_min'] for r in rows]):.2f} |"
