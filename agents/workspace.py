@@ -76,10 +76,7 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
     """
     single_thread()
     path = run_dir_for(cfg)
-    defaults = to_container(TrainConfig())
-    with claim_run(
-        path, to_container(cfg), resume=bool(cfg.resume), what="train", ignore=RESUME_MAY_CHANGE, defaults=defaults
-    ):
+    with claim_run(path, cfg, resume=bool(cfg.resume), what="train", ignore=RESUME_MAY_CHANGE):
         return _train(cfg, path)
 
 

@@ -17,6 +17,7 @@ Checkpoints themselves are :mod:`causal_priors.checkpoints`; :func:`check_finite
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import math
 import os
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from causal_priors.config import flatten
+from causal_priors.config import flatten, to_container
 from causal_priors.errors import ConfigError, TrainingError
 
 __all__ = [
@@ -121,25 +122,23 @@ def check_same_config(
 @contextmanager
 def claim_run(
     path: Path,
-    config: Mapping[str, Any] | None,
+    config: Any,
     *,
     resume: bool,
     what: str,
     ignore: Iterable[str] = (),
-    defaults: Mapping[str, Any] | None = None,
 ) -> Iterator[Path]:
     """Lock ``path`` for one writer and check that this command may write there.
 
     Args:
         path: the run directory (created).
-        config: the new run's config as a nested dict, compared with the saved ``config.yaml`` when the
-            directory already holds a run; ``None`` for commands that only read a finished run's config
-            (``evaluate``, ``forecast adapt``).
+        config: the new run's config, compared with the saved ``config.yaml`` when the directory already holds
+            a run: a config dataclass instance (keys newer than the saved file are then accepted at the
+            class's defaults, :func:`check_same_config`) or a plain nested dict (compared strictly); ``None``
+            for commands that only read a finished run's config (``evaluate``, ``forecast adapt``).
         resume: ``resume=true`` was given: continuing an existing run is allowed.
         what: the command, for the messages (``"train"``, ``"forecast train"``).
         ignore: config keys allowed to differ on resume (besides :data:`ALWAYS_MAY_CHANGE`).
-        defaults: the config class's defaults as a nested dict: keys newer than the saved ``config.yaml``
-            are accepted at these values (:func:`check_same_config`).
 
     Raises:
         ConfigError: another process writes the run (its pid named); the directory holds a run and
@@ -160,7 +159,9 @@ def claim_run(
                 raise ConfigError(
                     f"{path} already holds a run; pass resume=true to continue it or change experiment/seed"
                 )
-            check_same_config(path / "config.yaml", config, {*ALWAYS_MAY_CHANGE, *ignore}, defaults)
+            typed = dataclasses.is_dataclass(config)
+            defaults = to_container(type(config)()) if typed else None
+            check_same_config(path / "config.yaml", to_container(config), {*ALWAYS_MAY_CHANGE, *ignore}, defaults)
         yield path
 
 

@@ -40,7 +40,7 @@ from causal_priors.checkpoints import (
     save_tensors,
     snapshot_global_rng,
 )
-from causal_priors.config import load_config, save_config, to_container, to_typed
+from causal_priors.config import load_config, save_config, to_typed
 from causal_priors.errors import ConfigError, DataError
 from causal_priors.provenance import provenance, write_provenance
 from causal_priors.rundir import claim_run
@@ -199,15 +199,7 @@ def run(cfg: Any) -> dict[str, float]:
     single_thread()
     check_test_files(cfg)
     rd = run_dir_for(cfg)
-    defaults = to_container(type(cfg)())
-    with claim_run(
-        rd,
-        to_container(cfg),
-        resume=bool(cfg.resume),
-        what="forecast train",
-        ignore=RESUME_MAY_CHANGE,
-        defaults=defaults,
-    ):
+    with claim_run(rd, cfg, resume=bool(cfg.resume), what="forecast train", ignore=RESUME_MAY_CHANGE):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         return _train(cfg, rd)

@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any
 
-from causal_priors.config import save_config, to_container
+from causal_priors.config import save_config
 from causal_priors.provenance import provenance, write_provenance
 from causal_priors.rundir import claim_run
 from causal_priors.runs import write_json
@@ -49,10 +49,7 @@ def run_untrained(cfg: Any) -> dict[str, float]:
     check_test_files(cfg)
     rd = run_dir_for(cfg)
     may_change = ("keep_checkpoints", "progress", "device")
-    defaults = to_container(type(cfg)())
-    with claim_run(
-        rd, to_container(cfg), resume=bool(cfg.resume), what="forecast train", ignore=may_change, defaults=defaults
-    ):
+    with claim_run(rd, cfg, resume=bool(cfg.resume), what="forecast train", ignore=may_change):
         if cfg.resume and (rd / "done.json").is_file():
             return json.loads((rd / "done.json").read_text())["metrics"]
         seed_everything(int(cfg.seed))

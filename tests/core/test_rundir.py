@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -232,20 +233,31 @@ def test_an_old_pickle_based_checkpoint_is_named_and_never_loaded(tmp_path, payl
     assert not marker.exists()
 
 
+@dataclass
+class _Model:
+    width: int = 8
+    depth: int = 2
+
+
+@dataclass
+class _Config:
+    lr: float = 0.3
+    model: _Model = field(default_factory=_Model)
+
+
 def test_keys_newer_than_the_saved_config_are_accepted_at_their_defaults_only(tmp_path):
     run = tmp_path / "run"
     with claim_run(run, {"lr": 0.1}, resume=False, what="x"):
         (run / "config.yaml").write_text("lr: 0.1\n")  # written by a version without ``model``
         write_json(run / "done.json", {"metrics": {}})
-    defaults = {"lr": 0.3, "model": {"width": 8, "depth": 2}}
-    with claim_run(run, {"lr": 0.1, "model": {"width": 8, "depth": 2}}, resume=True, what="x", defaults=defaults):
+    with claim_run(run, _Config(lr=0.1), resume=True, what="x"):  # a config dataclass: its defaults are known
         pass
     with pytest.raises(ConfigError, match=r"model\.width: None -> 16"):
-        with claim_run(run, {"lr": 0.1, "model": {"width": 16, "depth": 2}}, resume=True, what="x", defaults=defaults):
+        with claim_run(run, _Config(lr=0.1, model=_Model(width=16)), resume=True, what="x"):
             pass
-    with pytest.raises(ConfigError, match=r"model\.depth: None -> 2"):  # without defaults: strict
+    with pytest.raises(ConfigError, match=r"model\.depth: None -> 2"):  # a plain dict has no defaults: strict
         with claim_run(run, {"lr": 0.1, "model": {"width": 8, "depth": 2}}, resume=True, what="x"):
             pass
     with pytest.raises(ConfigError, match=r"lr: 0\.1 -> 0\.3"):  # a saved key never falls back to its default
-        with claim_run(run, {"lr": 0.3, "model": {"width": 8, "depth": 2}}, resume=True, what="x", defaults=defaults):
+        with claim_run(run, _Config(), resume=True, what="x"):
             pass
