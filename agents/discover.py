@@ -28,7 +28,7 @@ from agents.policy_file import load_policy
 from causal import FactoredGraph, fit_factored_graph, max_over_min
 from causal.plots import save_graph_png
 from causal_priors.checks import NON_EMPTY, POSITIVE, SEED, check_writable, validate
-from causal_priors.config import ConfigError, load_config, save_config, to_container, to_typed
+from causal_priors.config import ConfigError, load_config, save_config, to_typed
 from causal_priors.errors import UserError
 from causal_priors.provenance import write_provenance
 from causal_priors.rundir import claim_run
@@ -128,7 +128,7 @@ def run(cfg: DiscoverConfig) -> tuple[Path, FactoredGraph]:
     TensorBoard logs. The run directory is claimed first (one writer at a time)."""
     single_thread()
     path = run_dir(cfg.run_root, cfg.experiment, cfg.env.id, f"discover_{cfg.causal.method}", cfg.seed)
-    with claim_run(path, to_container(cfg), resume=True, what="discover"):
+    with claim_run(path, cfg, resume=True, what="discover"):
         return _discover(cfg, path)
 
 

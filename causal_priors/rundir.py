@@ -74,14 +74,15 @@ def run_lock(path: Path, what: str) -> Iterator[None]:
 
 
 def holds_run(path: Path) -> bool:
-    """Whether ``path`` holds results worth protecting: a checkpoint (valid or not), ``done.json`` or ``model.pt``.
+    """Whether ``path`` holds results worth protecting: a checkpoint (valid or not), ``done.json``, ``model.pt``
+    or a discovered ``graph.json``.
 
     A folder with only ``config.yaml`` (a run that failed before training) holds nothing.
     """
     ckpt = path / "checkpoints"
     if ckpt.is_dir() and any(p.name == "latest.json" or p.name.startswith("step_") for p in ckpt.iterdir()):
         return True
-    return (path / "done.json").is_file() or (path / "model.pt").is_file()
+    return any((path / name).is_file() for name in ("done.json", "model.pt", "graph.json"))
 
 
 def check_same_config(

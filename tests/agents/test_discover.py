@@ -90,3 +90,17 @@ def test_discover_with_a_saved_policy(run_root, tmp_path):
     assert g.method == "regression" and g.n_samples == 400 and g.transition_coef is None
     with pytest.raises(UserError, match="expects observations"):
         discover_main(["env=Reacher-v5", "steps=50", f"policy={tmp_path / 'policy.zip'}", f"run_root={run_root}"])
+
+
+def test_rerun_accepts_a_saved_config_older_than_the_code_and_refuses_a_changed_one(run_root):
+    import yaml
+
+    argv = ["env=Pendulum-v1", "steps=300", "causal.method=regression", "causal.transition_graph=false"]
+    assert discover_main([*argv, f"run_root={run_root}"]) == 0
+    saved = run_root / "discover" / "Pendulum-v1" / "discover_regression" / "seed_0" / "config.yaml"
+    old = yaml.safe_load(saved.read_text())
+    del old["causal"]["temperature"]  # a key this code added after the run was made
+    saved.write_text(yaml.safe_dump(old))
+    assert discover_main([*argv, f"run_root={run_root}"]) == 0  # missing key = its default: same config
+    with pytest.raises(ConfigError, match=r"config.yaml was written with a different config \(causal.temperature: 0.5"):
+        discover_main([*argv, "causal.temperature=0.3", f"run_root={run_root}"])  # would overwrite graph.json
