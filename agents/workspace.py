@@ -68,6 +68,18 @@ def run_dir_for(cfg: TrainConfig) -> Path:
 RESUME_MAY_CHANGE = ("resume", "progress", "total_steps", "device", "keep_checkpoints", "agent.causal.backend")
 
 
+def run_finished(cfg: TrainConfig) -> bool:
+    """Whether the run of ``cfg`` has trained ``cfg.total_steps`` steps: its ``done.json`` records at least that
+    many. A run finished at a smaller ``total_steps`` is not (resuming it with the larger value extends it), so a
+    sweep whose ``total_steps`` grew continues its finished runs instead of skipping them."""
+    done = run_dir_for(cfg) / "done.json"
+    try:
+        steps = json.loads(done.read_text())["metrics"]["steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return done.is_file()  # an unreadable done.json: the run's own resume reports it
+    return int(steps) >= int(cfg.total_steps)
+
+
 def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) one run and return its final metrics (also written to ``done.json``).
 
@@ -87,6 +99,7 @@ def _train(cfg: TrainConfig, path: Path) -> dict[str, Any]:
     if ckpt is not None and ckpt.step >= int(cfg.total_steps) and done.is_file():
         CurveWriter(path / "curves.csv", CURVE_FIELDS, resume_step=ckpt.step)  # drop rows of a killed rerun
         return json.loads(done.read_text())["metrics"]  # resuming a finished run: nothing to do
+    done.unlink(missing_ok=True)  # extending a finished run (larger total_steps): not finished until it ends
     save_config(cfg, path / "config.yaml")
     write_provenance(path)
 

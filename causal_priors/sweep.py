@@ -15,7 +15,8 @@ output to ``<run_dir>/run.log``), so a crash or NaN in one run cannot stop the o
 sweep and claims its run directory (:mod:`causal_priors.rundir`), so a rerun after a killed sweep never
 runs one run twice at once. ``command: module:<name>`` runs ``python -m <name> key=value ...`` instead, for
 a module with the same contract (``build_config``, ``run_dir_for``, ``run`` and a ``__main__``). Runs are
-idempotent: ``done.json`` present -> skipped; otherwise launched with ``resume=true``, which continues
+idempotent: a finished run (``done.json`` present; for ``train``, with ``total_steps`` steps, so raising
+``total_steps`` extends finished runs) is skipped; otherwise launched with ``resume=true``, which continues
 from a checkpoint when there is one (counted as ``resumed``) and starts fresh when not; a failure
 writes ``<run_dir>/failed.json`` (error tail) and the sweep goes on. The summary table is printed and
 written to ``<run_root>/<experiment>/sweep_summary.json``; the exit code is 1 if any run failed.
@@ -113,7 +114,7 @@ def run_sweep(cfg: SweepConfig, *, dry_run: bool = False, quiet: bool = False) -
     rows: dict[str, dict[str, Any]] = {}
     todo = []
     for spec in specs:
-        if (Path(spec.run_dir) / "done.json").is_file():
+        if spec.finished:
             rows[spec.run_dir] = result_row(spec, "skipped", returncode=0)
             if not dry_run:  # a finished run has no failure: e.g. a rerun refused while it was still running
                 (Path(spec.run_dir) / "failed.json").unlink(missing_ok=True)

@@ -50,6 +50,7 @@ class RunSpec:
     point: dict[str, Any] = field(default_factory=dict)  # the grid point (for the summary)
     timeout_s: float | None = None
     cwd: str | None = None  # working directory (used where it exists)
+    finished: bool = False  # when planned, the run had already finished (skipped; see ``plan_runs``)
 
 
 def checkpoint_present(run_dir: Path) -> bool:

@@ -182,7 +182,9 @@ def plan_runs(cfg: SweepConfig) -> list[RunSpec]:
     """One :class:`RunSpec` per grid point, validated by the command's own ``build_config``.
 
     Every run's config is built here, in the parent, so a bad key fails before anything starts; two
-    grid points that map to the same run directory are an error.
+    grid points that map to the same run directory are an error. A run is ``finished`` when the command's
+    ``run_finished(config)`` says so (``train``: its ``done.json`` has ``total_steps`` steps, so a larger
+    ``total_steps`` extends finished runs), or, for a command without one, when ``done.json`` exists.
     """
     try:
         module = importlib.import_module(command_module(cfg.command))
@@ -198,7 +200,8 @@ def plan_runs(cfg: SweepConfig) -> list[RunSpec]:
         point = dict(zip(grid.keys(), values, strict=True))
         argv = base + [_word(k, v) for k, v in point.items()]
         try:
-            run_dir = Path(module.run_dir_for(module.build_config(argv))).resolve()
+            run_cfg = module.build_config(argv)
+            run_dir = Path(module.run_dir_for(run_cfg)).resolve()
         except UserError as err:
             raise ConfigError(f"sweep {cfg.experiment}, run {point}: {err}") from None
         if experiment_dir not in run_dir.parents:
@@ -217,6 +220,13 @@ def plan_runs(cfg: SweepConfig) -> list[RunSpec]:
                 point=point,
                 timeout_s=cfg.timeout_s,
                 cwd=os.getcwd(),
+                finished=_finished(module, run_cfg, run_dir),
             )
         )
     return specs
+
+
+def _finished(module: Any, run_cfg: Any, run_dir: Path) -> bool:
+    """The command's own ``run_finished`` when it has one, else whether ``done.json`` exists."""
+    check = getattr(module, "run_finished", None)
+    return bool(check(run_cfg)) if check is not None else (run_dir / "done.json").is_file()

@@ -3,7 +3,7 @@
 Each job runs exactly the unit of work of the local and Ray backends, :func:`causal_priors.sweep_exec.execute`
 of one :class:`~causal_priors.sweep_exec.RunSpec` (the ``python -m causal_priors.cli ... resume=true``
 subprocess, its ``run.log`` and ``failed.json``), so a sweep means the same thing on every launcher: runs
-with ``done.json`` are skipped before anything is submitted, runs with a checkpoint resume, failures are
+that have finished are skipped before anything is submitted, runs with a checkpoint resume, failures are
 recorded. The driver waits for the jobs and reports each one as it ends.
 
 A job that reaches its time limit or is preempted is requeued by submitit (:class:`RunJob` is

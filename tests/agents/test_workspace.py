@@ -188,3 +188,17 @@ def test_a_bad_value_fails_at_the_boundary_and_the_corrected_rerun_runs(tmp_path
     assert not any(tmp_path.rglob("config.yaml"))
     metrics = run(tiny(tmp_path, "total_steps=200", "agent=cip", "agent.learning_starts=150"))
     assert metrics["steps"] == 200
+
+
+def test_run_finished_means_done_at_this_total_steps(tmp_path):
+    from agents.workspace import run_finished
+
+    cfg = tiny(tmp_path, "total_steps=400")
+    assert not run_finished(cfg)
+    path = run_dir_for(cfg)
+    path.mkdir(parents=True)
+    (path / "done.json").write_text(json.dumps({"metrics": {"steps": 400}}))
+    assert run_finished(cfg) and run_finished(tiny(tmp_path, "total_steps=300"))
+    assert not run_finished(tiny(tmp_path, "total_steps=600"))  # a resume would extend it
+    (path / "done.json").write_text("{not json")
+    assert run_finished(cfg)  # unreadable: left to the run's own resume, which names the file

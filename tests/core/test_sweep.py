@@ -172,6 +172,14 @@ def test_sweep_of_real_train_runs(tmp_path: Path) -> None:
     md = (exp / "report" / "summary.md").read_text()
     assert "| Pendulum-v1 | cip | 1 |" in md and "| Pendulum-v1 | sac | 1 |" in md
     assert run_sweep(load_sweep(sweep), quiet=True)["counts"]["skipped"] == 2
+    # a larger total_steps extends the finished runs from their last checkpoint instead of skipping them
+    longer = run_sweep(load_sweep(sweep, ["overrides.total_steps=450"]), quiet=True)
+    assert longer["counts"] == {"skipped": 0, "done": 0, "resumed": 2, "failed": 0}, longer
+    for agent in ("sac", "cip"):
+        run = exp / "Pendulum-v1" / agent / "seed_0"
+        assert json.loads((run / "done.json").read_text())["metrics"]["steps"] == 450
+        assert [row.split(",")[0] for row in (run / "curves.csv").read_text().splitlines()[1:]] == ["150", "300", "450"]
+    assert run_sweep(load_sweep(sweep, ["overrides.total_steps=450"]), quiet=True)["counts"]["skipped"] == 2
 
 
 def test_sigterm_stops_runs_and_records_them_as_interrupted(tmp_path: Path) -> None:
