@@ -32,7 +32,9 @@ from causal_priors.config import (
     to_container,
     to_typed,
 )
+from causal_priors.errors import DataError
 from causal_priors.provenance import provenance, write_provenance
+from causal_priors.results import read_done
 from causal_priors.rundir import claim_run
 from causal_priors.runs import CurveWriter, log_hparams, make_logger, run_dir, write_json
 from causal_priors.seeding import seed_everything, single_thread
@@ -72,12 +74,13 @@ def run_finished(cfg: TrainConfig) -> bool:
     """Whether the run of ``cfg`` has trained ``cfg.total_steps`` steps: its ``done.json`` records at least that
     many. A run finished at a smaller ``total_steps`` is not (resuming it with the larger value extends it), so a
     sweep whose ``total_steps`` grew continues its finished runs instead of skipping them."""
-    done = run_dir_for(cfg) / "done.json"
     try:
-        steps = json.loads(done.read_text())["metrics"]["steps"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return done.is_file()  # an unreadable done.json: the run's own resume reports it
-    return int(steps) >= int(cfg.total_steps)
+        metrics = read_done(run_dir_for(cfg))
+    except DataError:
+        return True  # a malformed done.json: the run's own resume reports it
+    if metrics is None:
+        return False
+    return "steps" not in metrics or metrics["steps"] >= int(cfg.total_steps)
 
 
 def run(cfg: TrainConfig) -> dict[str, Any]:
