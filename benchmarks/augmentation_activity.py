@@ -52,14 +52,17 @@ def refit_summary(graph: dict) -> dict[str, float]:
 LOGGED = ("augment/changed_fraction", "train/empowerment_reward")
 
 
-def logged_median(run: Path, tag: str) -> float:
-    """Median of one scalar over a run's TensorBoard events (NaN when the run never logged it)."""
+def logged_medians(run: Path) -> dict[str, float]:
+    """Median of each :data:`LOGGED` scalar over a run's TensorBoard events (NaN for one the run never logged);
+    the events are read once."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload()
-    if tag not in events.Tags()["scalars"]:
-        return float("nan")
-    return float(np.median([e.value for e in events.Scalars(tag)]))
+    logged = set(events.Tags()["scalars"])
+    return {
+        tag: float(np.median([e.value for e in events.Scalars(tag)])) if tag in logged else float("nan")
+        for tag in LOGGED
+    }
 
 
 def main() -> None:
@@ -87,7 +90,7 @@ def main() -> None:
     print(f"| {header} |")
     print("|---" * (header.count("|") + 1) + "|")
     for task, rows in by_task.items():
-        per_run = {run: {tag: logged_median(Path(run), tag) for tag in LOGGED} for run in {r["run"] for r in rows}}
+        per_run = {run: logged_medians(Path(run)) for run in {r["run"] for r in rows}}
         for row in rows:
             row.update(per_run[row["run"]])  # the run's logged medians, repeated on each of its refits
         logged = {tag: float(np.nanmedian([medians[tag] for medians in per_run.values()])) for tag in LOGGED}
